@@ -1,0 +1,1 @@
+"""Learning code: SB3 glue, the Note RNN and the Sequence Tutor."""
