@@ -16,6 +16,10 @@ from rllab.errors import UserError
 
 COMMAND_MODULES = (
     "rllab.commands.core",
+    "rllab.commands.music",
+    "rllab.commands.tutor",
+    "rllab.commands.go",
+    "rllab.commands.mario",
 )
 
 app = typer.Typer(

@@ -154,19 +154,19 @@ class RunDir:
     def checkpoint_dir(self) -> Path:
         return self.path / "checkpoints"
 
-    def checkpoints(self) -> list[Checkpoint]:
-        """Complete checkpoints, oldest first (temporary files from a killed write are ignored)."""
+    def checkpoints(self, suffix: str | None = None) -> list[Checkpoint]:
+        """Complete checkpoints (with ``suffix``, only those), oldest first; temporary files are ignored."""
         if not self.checkpoint_dir.is_dir():
             return []
         found = []
         for entry in self.checkpoint_dir.iterdir():
             match = _CKPT_RE.match(entry.name)
-            if match and entry.is_file():
+            if match and entry.is_file() and (suffix is None or (match.group(2) or "") == suffix):
                 found.append(Checkpoint(int(match.group(1)), entry))
         return sorted(found, key=lambda c: c.step)
 
-    def latest_checkpoint(self) -> Checkpoint | None:
-        ckpts = self.checkpoints()
+    def latest_checkpoint(self, suffix: str | None = None) -> Checkpoint | None:
+        ckpts = self.checkpoints(suffix)
         return ckpts[-1] if ckpts else None
 
     def save_checkpoint(self, step: int, writer: Callable[[Path], None], suffix: str = ".pt",
@@ -174,7 +174,7 @@ class RunDir:
         """Atomically write ``ckpt_<step><suffix>`` with ``writer(tmp_path)`` and keep the newest ``keep``."""
         target = self.checkpoint_dir / f"ckpt_{step:010d}{suffix}"
         atomic.write_with(target, writer, suffix=suffix)
-        stale = [c for c in self.checkpoints() if c.path.suffix == Path(suffix).suffix or not suffix]
+        stale = self.checkpoints(suffix)
         for old in stale[:-keep] if keep > 0 else []:
             old.path.unlink(missing_ok=True)
         return target

@@ -1,0 +1,149 @@
+"""Throughput harness for ``rllab bench go``: ours and OpenSpiel's ``go`` driven by the same loops.
+
+Three levels, random legal moves (pass included), games restarted as they end:
+- ``engine``: legal-action list, random pick, apply (no observation);
+- ``env``: :class:`GoLiteEnv` in two-player mode (planes + mask every move); OpenSpiel runs inside the very same
+  env class through :class:`OpenSpielGame`, so the only difference is the rules engine underneath;
+- ``batched``: :class:`envs.go.batched.BatchedGo`, B games per tensor step.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.go.engine import GoGame, default_komi
+
+
+@dataclass
+class Rate:
+    what: str
+    backend: str
+    size: int
+    moves: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def per_s(self) -> float:
+        return self.moves / self.wall_s
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.moves / max(self.cpu_s, 1e-9)
+
+
+class OpenSpielGame:
+    """OpenSpiel's ``go`` state behind the engine interface that :class:`GoLiteEnv` uses."""
+
+    def __init__(self, size: int, komi: float, max_moves: int | None = None):
+        import pyspiel
+        from open_spiel.python.observation import make_observation
+
+        params = {"board_size": size, "komi": komi}
+        if max_moves is not None:
+            params["max_game_length"] = max_moves
+        self._game = pyspiel.load_game("go", params)
+        self.state = self._game.new_initial_state()
+        self._observer = make_observation(self._game)
+        self.size, self.komi = size, komi
+        self.pass_action = size * size
+        self._n = size * size + 1
+        self.to_play = 0  # OpenSpiel reports a negative player id once the game is over; the env wants a colour
+
+
+    @property
+    def over(self) -> bool:
+        return self.state.is_terminal()
+
+    @property
+    def moves(self) -> int:
+        return self.state.move_number()
+
+    def legal_mask(self) -> np.ndarray:
+        mask = np.zeros(self._n, dtype=bool)
+        mask[self.state.legal_actions()] = True
+        return mask
+
+    def apply(self, action: int) -> None:
+        self.state.apply_action(action)
+        self.to_play = 1 - self.to_play
+
+    def planes(self) -> np.ndarray:
+        self._observer.set_from(self.state, 0)
+        return self._observer.tensor.reshape(4, self.size, self.size)[:2]
+
+    def outcome(self) -> int:
+        return int(self.state.returns()[0])
+
+    def area_delta(self) -> int:
+        """Not exposed by OpenSpiel; the env only uses it for the final ``margin`` info (0 here)."""
+        return 0
+
+
+def engine_rate(backend: str, size: int, seconds: float, seed: int = 0) -> Rate:
+    rng = random.Random(seed)
+    komi = default_komi(size)
+    if backend == "ours":
+        def new():
+            return GoGame(size, komi)
+        legal, apply, over = GoGame.legal_actions, GoGame.apply, (lambda g: g.over)
+    else:
+        import pyspiel
+
+        game = pyspiel.load_game("go", {"board_size": size, "komi": komi})
+        new = game.new_initial_state
+        legal, apply, over = (lambda s: s.legal_actions()), (lambda s, a: s.apply_action(a)), (lambda s: s.is_terminal())
+    moves = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        g = new()
+        while not over(g):
+            apply(g, rng.choice(legal(g)))
+            moves += 1
+    return Rate("engine", backend, size, moves, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def env_rate(backend: str, size: int, seconds: float, seed: int = 0, history: int = 4) -> Rate:
+    from envs.go.env import GoLiteEnv
+
+    factory = None if backend == "ours" else OpenSpielGame
+    env = GoLiteEnv(size=size, opponent=None, history=history, engine_factory=factory)
+    rng = np.random.default_rng(seed)
+    moves = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        _, info = env.reset(seed=int(rng.integers(1 << 30)))
+        done = False
+        while not done:
+            legal = np.flatnonzero(env.action_masks())
+            _, _, done, _, info = env.step(int(legal[rng.integers(len(legal))]))
+            moves += 1
+    return Rate("env", backend, size, moves, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def batched_rate(size: int, batch: int, seconds: float, device: str = "cpu", seed: int = 0) -> Rate:
+    import torch
+
+    from envs.go.batched import BatchedGo
+
+    engine = BatchedGo(batch, size, device=device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    engine.random_step(gen)  # warm-up (allocations, CUDA kernels)
+    if device != "cpu":
+        torch.cuda.synchronize()
+    moves = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        moves += engine.random_step(gen)
+        engine.reset_done()
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return Rate(f"batched x{batch}", f"ours-{device}", size, moves, time.perf_counter() - t0,
+                time.process_time() - c0)

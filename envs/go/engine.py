@@ -1,0 +1,424 @@
+"""Single-game Go rules, identical to OpenSpiel's ``go`` (the oracle our tests compare against).
+
+Rules: Tromp-Taylor area scoring with komi, suicide illegal, simple ko in the legal set (OpenSpiel's definition:
+a stone played into an eye of the opponent that captures exactly one stone bans the captured point for one move),
+a non-pass move that repeats any earlier whole-board position (positional superko) ends the game as a draw, two
+consecutive passes end the game, and after ``max_moves`` moves (default 2·N², passes included) the position is
+scored.
+
+Why bitboards: a board is two Python ints (bit ``row*N + col``), so dilation, liberties and the whole legal set
+are a handful of big-int operations, and the legal set and stone planes become numpy arrays with one
+``np.unpackbits`` each. Groups are tracked incrementally (stones and liberties per group), so a move touches only
+its neighbours' groups. Points are numbered like OpenSpiel's actions: ``row*N + col`` with row 0 at the bottom
+(GTP row 1), pass = N².
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from rllab.errors import UserError
+
+BLACK, WHITE = 0, 1
+MIN_SIZE, MAX_SIZE = 2, 19
+# Fair-ish area komi per size (reference: 5x5 solved at 25, 7x7 ~9, 9x9 ~7); .5 avoids draws by score.
+DEFAULT_KOMI = {5: 24.5, 7: 8.5, 9: 7.5}
+FALLBACK_KOMI = 7.5
+GTP_COLUMNS = "ABCDEFGHJKLMNOPQRST"
+
+
+def default_komi(size: int) -> float:
+    """The komi a size uses unless told otherwise."""
+    return DEFAULT_KOMI.get(size, FALLBACK_KOMI)
+
+
+class _Geometry:
+    """Per-size constants: neighbour lists, masks, byte counts (built once per size)."""
+
+    def __init__(self, size: int):
+        n = size
+        self.size = n
+        self.points = n * n
+        self.full = (1 << self.points) - 1
+        self.pass_action = self.points
+        col0 = sum(1 << (r * n) for r in range(n))
+        self.not_first_col = self.full & ~col0
+        self.not_last_col = self.full & ~(col0 << (n - 1))
+        self.neighbours = tuple(
+            tuple(q for q in ((p + n) if p + n < self.points else -1,
+                              (p + 1) if p % n != n - 1 else -1,
+                              (p - 1) if p % n != 0 else -1,
+                              (p - n) if p - n >= 0 else -1) if q >= 0)
+            for p in range(self.points))
+        self.mask_bytes = (self.points + 1 + 7) // 8
+        self.pass_bit = 1 << self.points
+
+    def dilate(self, x: int) -> int:
+        """The points orthogonally adjacent to ``x`` (x itself excluded unless adjacent to itself)."""
+        n = self.size
+        return (((x << 1) & self.not_first_col) | ((x >> 1) & self.not_last_col) | (x << n) | (x >> n)) & self.full
+
+
+@lru_cache(maxsize=None)
+def geometry(size: int) -> _Geometry:
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise UserError(f"board size must be an integer in {MIN_SIZE}..{MAX_SIZE}, got {size!r}")
+    return _Geometry(int(size))
+
+
+def bits(x: int):
+    """Indices of the set bits of ``x``, lowest first."""
+    while x:
+        low = x & -x
+        yield low.bit_length() - 1
+        x ^= low
+
+
+class GoGame:
+    """One game of Go. ``play`` applies a move for the side to move; ``clone`` copies the whole state.
+
+    Attributes kept public because the env, opponents and tests read them: ``stones`` ([black, white]
+    bitboards), ``to_play``, ``ko`` (banned point or -1), ``moves`` (moves played, passes included),
+    ``history`` (actions played), ``superko``, ``over``.
+    """
+
+    __slots__ = ("size", "komi", "max_moves", "geo", "stones", "to_play", "ko", "moves", "history", "superko",
+                 "over", "board", "_consecutive_passes", "_mask", "_mask_bits", "_group", "_gstones", "_glibs", "_seen", "_captures")
+
+    def __init__(self, size: int = 9, komi: float | None = None, max_moves: int | None = None):
+        self.geo = geometry(size)
+        self.size = self.geo.size
+        self.komi = float(default_komi(self.size) if komi is None else komi)
+        if max_moves is None:
+            max_moves = 2 * self.size * self.size
+        if not isinstance(max_moves, (int, np.integer)) or max_moves < 2:
+            raise UserError(f"max_moves must be an integer >= 2, got {max_moves!r}")
+        self.max_moves = int(max_moves)
+        self.stones = [0, 0]
+        self.to_play = BLACK
+        self.ko = -1
+        self.moves = 0
+        self.history: list[int] = []
+        self.superko = False
+        self.over = False
+        self._consecutive_passes = 0
+        self.board = np.zeros((2, self.geo.points), dtype=np.uint8)  # the bitboards as arrays, kept in step
+        self._mask = np.zeros(self.geo.points + 1, dtype=bool)
+        self._mask_bits = 0
+        self._group = [-1] * self.geo.points      # point -> group id (the point that founded the group)
+        self._gstones: dict[int, int] = {}        # group id -> stone bitboard
+        self._glibs: tuple[dict[int, int], dict[int, int]] = ({}, {})  # per colour: group id -> liberty bitboard
+        self._seen = {0}                          # every whole-board position so far (black | white << N²)
+        self._captures = [0, 0]                   # stones captured by black, by white
+
+    # -- copying -----------------------------------------------------------------------------------------
+    def clone(self) -> GoGame:
+        """An independent copy (for search, look-ahead and opponents)."""
+        other = GoGame.__new__(GoGame)
+        other.geo, other.size, other.komi, other.max_moves = self.geo, self.size, self.komi, self.max_moves
+        other.stones = self.stones[:]
+        other.to_play, other.ko, other.moves = self.to_play, self.ko, self.moves
+        other.history = self.history[:]
+        other.superko, other.over = self.superko, self.over
+        other._consecutive_passes = self._consecutive_passes
+        other.board = self.board.copy()
+        other._mask, other._mask_bits = self._mask.copy(), self._mask_bits
+        other._group = self._group[:]
+        other._gstones = dict(self._gstones)
+        other._glibs = (dict(self._glibs[0]), dict(self._glibs[1]))
+        other._seen = set(self._seen)
+        other._captures = self._captures[:]
+        return other
+
+    # -- queries -------------------------------------------------------------------------------------------
+    @property
+    def pass_action(self) -> int:
+        return self.geo.pass_action
+
+    @property
+    def empty(self) -> int:
+        return self.geo.full & ~(self.stones[0] | self.stones[1])
+
+    @property
+    def captures(self) -> tuple[int, int]:
+        """Stones captured so far by (black, white)."""
+        return self._captures[0], self._captures[1]
+
+    def legal_bits(self) -> int:
+        """The legal points of the side to move as a bitboard, pass bit (N²) included; 0 once the game is over.
+
+        An empty point with an empty neighbour is always legal; only the (few) points walled in by stones need
+        the group test: legal if it joins an own group with another liberty or captures an opponent group.
+        """
+        if self.over:
+            return 0
+        geo = self.geo
+        empty = geo.full & ~(self.stones[0] | self.stones[1])
+        breathing = geo.dilate(empty)
+        legal = empty & breathing
+        walled = empty & ~breathing
+        if walled:
+            group_of = self._group
+            own_libs, opp_libs = self._glibs[self.to_play], self._glibs[1 - self.to_play]
+            while walled:
+                low = walled & -walled
+                walled ^= low
+                for q in geo.neighbours[low.bit_length() - 1]:
+                    gid = group_of[q]
+                    libs = own_libs.get(gid)
+                    if libs is not None:
+                        if libs != low:
+                            legal |= low
+                            break
+                    elif opp_libs[gid] == low:
+                        legal |= low
+                        break
+        if self.ko >= 0:
+            legal &= ~(1 << self.ko)
+        return legal | geo.pass_bit
+
+    def legal_mask(self) -> np.ndarray:
+        """Boolean mask over the N²+1 actions (pass last); a fresh array the caller may keep.
+
+        The previous mask is cached and patched where the legal set changed (usually a few points), which is
+        cheaper than unpacking the whole bitboard every move.
+        """
+        legal = self.legal_bits()
+        diff = legal ^ self._mask_bits
+        if diff.bit_count() > 6:
+            raw = np.frombuffer(legal.to_bytes(self.geo.mask_bytes, "little"), dtype=np.uint8)
+            self._mask = np.unpackbits(raw, count=self.geo.points + 1, bitorder="little").view(np.bool_)
+        else:
+            mask = self._mask
+            while diff:
+                low = diff & -diff
+                diff ^= low
+                i = low.bit_length() - 1
+                mask[i] = not mask[i]
+        self._mask_bits = legal
+        return self._mask.copy()
+
+    def legal_actions(self) -> list[int]:
+        """Sorted legal actions, pass last (OpenSpiel's order)."""
+        return list(bits(self.legal_bits()))
+
+    def is_legal(self, action: int) -> bool:
+        return 0 <= action <= self.geo.points and bool(self.legal_bits() >> action & 1)
+
+    def planes(self) -> np.ndarray:
+        """(2, N, N) uint8 view: black stones, white stones (row 0 = the bottom row, as in OpenSpiel)."""
+        return self.board.reshape(2, self.size, self.size)
+
+    def color_at(self, point: int) -> int:
+        """BLACK, WHITE or -1 for empty."""
+        if self.stones[0] >> point & 1:
+            return BLACK
+        if self.stones[1] >> point & 1:
+            return WHITE
+        return -1
+
+    def group_liberties(self, point: int) -> int:
+        """Liberty bitboard of the group at ``point`` (0 if the point is empty)."""
+        gid = self._group[point]
+        if gid < 0:
+            return 0
+        color = self.color_at(point)
+        return self._glibs[color][gid]
+
+    def group_stones(self, point: int) -> int:
+        gid = self._group[point]
+        return self._gstones[gid] if gid >= 0 else 0
+
+    def move_effect(self, point: int) -> tuple[int, int]:
+        """(stones captured, liberties of the mover's group) if the side to move played ``point`` now.
+
+        Cheap look-ahead for the heuristic opponent; does not check legality.
+        """
+        me, geo = self.to_play, self.geo
+        bit = 1 << point
+        group = bit
+        captured = 0
+        own_libs, opp_libs = self._glibs[me], self._glibs[1 - me]
+        for q in geo.neighbours[point]:
+            gid = self._group[q]
+            if gid < 0:
+                continue
+            if gid in own_libs:
+                group |= self._gstones[gid]
+            elif opp_libs[gid] == bit:
+                captured |= self._gstones[gid]
+        empty_after = (self.empty & ~bit) | captured
+        return captured.bit_count(), (geo.dilate(group) & empty_after).bit_count()
+
+    # -- moves -------------------------------------------------------------------------------------------
+    def play(self, action: int) -> None:
+        """Play ``action`` for the side to move. Raises :class:`UserError` for an illegal move."""
+        if self.over:
+            raise UserError("the game is over; no more moves can be played")
+        geo = self.geo
+        if not isinstance(action, (int, np.integer)) or isinstance(action, bool) or not 0 <= action <= geo.points:
+            raise UserError(f"action must be an integer in 0..{geo.points} (pass = {geo.points}), got {action!r}")
+        action = int(action)
+        if action != geo.pass_action and not self.legal_bits() >> action & 1:
+            raise UserError(f"illegal move {self.action_to_gtp(action)} for {'black' if self.to_play == BLACK else 'white'}"
+                            " (occupied, suicide or ko)")
+        self.apply(action)
+
+    def apply(self, action: int) -> None:
+        """Play a move already known to be legal, without checks (the fast path for env, search and benchmarks)."""
+        geo = self.geo
+        self.history.append(action)
+        self.moves += 1
+        me = self.to_play
+        if action == geo.pass_action:
+            self.ko = -1
+            self._consecutive_passes += 1
+        else:
+            self._consecutive_passes = 0
+            self._place(action, me)
+            key = self.stones[0] | (self.stones[1] << geo.points)
+            if key in self._seen:
+                self.superko = True
+            else:
+                self._seen.add(key)
+        self.to_play = 1 - me
+        if self.superko or self._consecutive_passes >= 2 or self.moves >= self.max_moves:
+            self.over = True
+
+    def _place(self, p: int, me: int) -> None:
+        geo = self.geo
+        bit = 1 << p
+        group_of = self._group
+        gstones = self._gstones
+        own_libs, opp_libs = self._glibs[me], self._glibs[1 - me]
+        stones = self.stones
+        # Played into an opponent's eye (every neighbour an opponent stone): the ko candidate shape.
+        in_eye = True
+        own_ids = []
+        dead = 0
+        for q in geo.neighbours[p]:
+            gid = group_of[q]
+            if gid < 0:
+                in_eye = False
+            elif gid in own_libs:
+                in_eye = False
+                if gid not in own_ids:
+                    own_ids.append(gid)
+            elif gid in opp_libs:
+                libs = opp_libs[gid] & ~bit
+                if libs:
+                    opp_libs[gid] = libs
+                else:
+                    dead |= gstones.pop(gid)
+                    del opp_libs[gid]
+        stones[me] |= bit
+        self.board[me, p] = 1
+        if dead:
+            stones[1 - me] &= ~dead
+            self._captures[me] += dead.bit_count()
+            for q in bits(dead):
+                group_of[q] = -1
+            self.board[1 - me, list(bits(dead))] = 0
+        # Merge into the largest neighbouring group so that only the smaller ones are relabelled.
+        if own_ids:
+            gid = max(own_ids, key=lambda g: gstones[g].bit_count()) if len(own_ids) > 1 else own_ids[0]
+            merged = gstones[gid] | bit
+            for other in own_ids:
+                if other != gid:
+                    g = gstones.pop(other)
+                    del own_libs[other]
+                    merged |= g
+                    for q in bits(g):
+                        group_of[q] = gid
+        else:
+            gid, merged = p, bit
+        group_of[p] = gid
+        gstones[gid] = merged
+        empty = geo.full & ~(stones[0] | stones[1])
+        own_libs[gid] = geo.dilate(merged) & empty
+        if dead:
+            # The mover's other groups touching the captured stones gain those points as liberties.
+            touching = geo.dilate(dead) & stones[me] & ~merged
+            while touching:
+                other = group_of[(touching & -touching).bit_length() - 1]
+                g = gstones[other]
+                own_libs[other] = geo.dilate(g) & empty
+                touching &= ~g
+        self.ko = (dead.bit_length() - 1) if in_eye and dead and not dead & (dead - 1) else -1
+
+    # -- scoring -----------------------------------------------------------------------------------------
+    def score(self) -> float:
+        """Black's Tromp-Taylor area margin minus komi (what OpenSpiel's returns are the sign of)."""
+        return self.area_delta() - self.komi
+
+    def area_delta(self) -> int:
+        """Black's area (stones + empty regions touching only black) minus White's, by a complete fill."""
+        geo = self.geo
+        black, white = self.stones
+        delta = black.bit_count() - white.bit_count()
+        empty = geo.full & ~(black | white)
+        while empty:
+            region = empty & -empty
+            while True:
+                grown = (region | geo.dilate(region)) & empty
+                if grown == region:
+                    break
+                region = grown
+            empty &= ~region
+            border = geo.dilate(region)
+            touches_black, touches_white = bool(border & black), bool(border & white)
+            if touches_black and not touches_white:
+                delta += region.bit_count()
+            elif touches_white and not touches_black:
+                delta -= region.bit_count()
+        return delta
+
+    def outcome(self) -> int:
+        """+1 Black wins, -1 White wins, 0 draw (superko or an exact komi tie). Valid once the game is over."""
+        if self.superko:
+            return 0
+        s = self.score()
+        return (s > 0) - (s < 0)
+
+    def returns(self) -> tuple[float, float]:
+        """(black, white) returns like OpenSpiel's ``returns()``: 0 until the game is over."""
+        if not self.over:
+            return 0.0, 0.0
+        o = float(self.outcome())
+        return o, -o
+
+    # -- coordinates ---------------------------------------------------------------------------------------
+    def action_to_gtp(self, action: int) -> str:
+        """``"C3"`` style vertex (row 0 = row 1), ``"pass"`` for N²."""
+        if action == self.geo.pass_action:
+            return "pass"
+        row, col = divmod(action, self.size)
+        return f"{GTP_COLUMNS[col]}{row + 1}"
+
+    def gtp_to_action(self, vertex: str) -> int:
+        """Parse a GTP vertex for this board size; raises :class:`UserError` when malformed or off the board."""
+        v = vertex.strip().upper()
+        if v == "PASS":
+            return self.geo.pass_action
+        if len(v) < 2 or v[0] not in GTP_COLUMNS or not v[1:].isdigit():
+            raise UserError(f"invalid vertex {vertex!r}")
+        col, row = GTP_COLUMNS.index(v[0]), int(v[1:]) - 1
+        if not (0 <= col < self.size and 0 <= row < self.size):
+            raise UserError(f"vertex {vertex!r} is off the {self.size}x{self.size} board")
+        return row * self.size + col
+
+    def to_text(self) -> str:
+        """ASCII board, top row first, ``X`` black, ``O`` white, ``.`` empty, with GTP coordinates."""
+        n = self.size
+        lines = []
+        for row in range(n - 1, -1, -1):
+            cells = []
+            for col in range(n):
+                c = self.color_at(row * n + col)
+                cells.append("X" if c == BLACK else "O" if c == WHITE else ".")
+            lines.append(f"{row + 1:2d} " + " ".join(cells))
+        lines.append("   " + " ".join(GTP_COLUMNS[:n]))
+        return "\n".join(lines)
+

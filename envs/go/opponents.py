@@ -1,0 +1,189 @@
+"""Players that pick a move for the side to move: random, greedy heuristic, frozen policy, self-play pool, GTP.
+
+The env calls ``reset(game)`` at the start of each game and ``select(game, observation, mask)`` whenever it is
+the opponent's turn. ``observation`` is the AlphaGo-Zero plane stack from the side to move (only built for players
+whose ``needs_observation`` is true), ``mask`` the boolean legal mask. Players only read the game.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.go.engine import GoGame, bits
+from rllab.errors import UserError, choices_hint
+
+BUILTIN = ("random", "heuristic")
+SPEC_HELP = "random | heuristic | self | gtp:<command line> | policy:<run dir or model .zip> | <run dir>"
+
+
+class Player:
+    """Base class: a stateless player needs only ``select``."""
+
+    name = "player"
+    needs_observation = False
+
+    def reset(self, game: GoGame, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release external resources (a GTP process); a no-op for in-process players."""
+
+
+class RandomPlayer(Player):
+    """Uniform over the legal moves, pass included (the usual baseline; OpenSpiel's random bot does the same)."""
+
+    name = "random"
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng()
+
+    def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        legal = np.flatnonzero(mask)
+        return int(legal[self.rng.integers(len(legal))])
+
+
+class HeuristicPlayer(RandomPlayer):
+    """Greedy one-ply rules: capture the most stones, save own groups in atari, avoid self-atari and own eyes.
+
+    Ties break at random. It passes only when every board move would fill its own eye or put itself in atari,
+    so under Tromp-Taylor scoring it keeps playing until the board is settled.
+    """
+
+    name = "heuristic"
+
+    def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        me = game.to_play
+        own, opp = game.stones[me], game.stones[1 - me]
+        geo = game.geo
+        # Liberties of own groups in atari: playing there may save them.
+        atari_points = 0
+        seen = 0
+        for p in bits(own):
+            if seen >> p & 1:
+                continue
+            group = game.group_stones(p)
+            seen |= group
+            libs = game.group_liberties(p)
+            if libs and not libs & (libs - 1):
+                atari_points |= libs
+        best, best_score = [], -1e9
+        for p in bits(game.legal_bits() & geo.full):
+            captured, libs = game.move_effect(p)
+            nbrs = geo.neighbours[p]
+            own_eye = all(own >> q & 1 for q in nbrs)
+            score = 10.0 * captured
+            if atari_points >> p & 1 and libs >= 2:
+                score += 8.0
+            if libs == 1 and not captured:
+                score -= 6.0
+            if own_eye and not captured:
+                score -= 20.0
+            if libs >= 3:
+                score += 0.5
+            score += 0.25 * sum(opp >> q & 1 for q in nbrs)
+            if score > best_score + 1e-9:
+                best, best_score = [p], score
+            elif abs(score - best_score) <= 1e-9:
+                best.append(p)
+        if not best or best_score < -5.0:
+            return game.pass_action
+        return int(best[self.rng.integers(len(best))])
+
+
+class PolicyPlayer(Player):
+    """A frozen SB3 policy (MaskablePPO uses the mask; other algorithms' illegal picks become a pass)."""
+
+    needs_observation = True
+
+    def __init__(self, policy: Any, deterministic: bool = False, name: str = "policy"):
+        self.policy = policy
+        self.deterministic = deterministic
+        self.name = name
+        self.rng = np.random.default_rng()
+
+    def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        action = predict_masked(self.policy, observation, mask, self.deterministic)
+        return action if mask[action] else game.pass_action
+
+
+class SelfPlayPool(Player):
+    """Plays frozen snapshots of the learner: one drawn uniformly per game from the newest ``keep``.
+
+    Until the first snapshot arrives (see :class:`agents.go_selfplay.SelfPlaySnapshots`) it plays at random.
+    """
+
+    needs_observation = True
+    name = "self"
+
+    def __init__(self, keep: int = 5):
+        self.keep = keep
+        self.snapshots: list[Any] = []
+        self.current: Any = None
+        self._random = RandomPlayer()
+        self.rng = np.random.default_rng()
+
+    def add_snapshot(self, policy: Any) -> None:
+        self.snapshots = (self.snapshots + [policy])[-self.keep:]
+
+    def reset(self, game: GoGame, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._random.rng = rng
+        self.current = self.snapshots[rng.integers(len(self.snapshots))] if self.snapshots else None
+
+    def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        if self.current is None:
+            return self._random.select(game, observation, mask)
+        action = predict_masked(self.current, observation, mask, deterministic=False)
+        return action if mask[action] else game.pass_action
+
+
+def predict_masked(policy: Any, observation: np.ndarray, mask: np.ndarray, deterministic: bool) -> int:
+    """``policy.predict`` with the mask when the policy takes one (sb3-contrib's maskable policies)."""
+    try:
+        action, _ = policy.predict(observation, action_masks=mask, deterministic=deterministic)
+    except TypeError:
+        action, _ = policy.predict(observation, deterministic=deterministic)
+    return int(np.asarray(action).reshape(-1)[0])
+
+
+def load_policy(path: str | os.PathLike[str], device: str = "cpu") -> Any:
+    """Load an SB3 model from a ``.zip`` or from a run directory (its final model or newest checkpoint)."""
+    from agents.go_models import load_model
+
+    return load_model(Path(path), device=device)
+
+
+def make_player(spec: str | Player | None, *, size: int | None = None, komi: float | None = None,
+                deterministic: bool = False) -> Player:
+    """Build a player from a spec string (see ``SPEC_HELP``); an existing :class:`Player` passes through."""
+    if isinstance(spec, Player):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise UserError(f"unknown opponent {spec!r}; {SPEC_HELP}")
+    spec = spec.strip()
+    if spec == "random":
+        return RandomPlayer()
+    if spec == "heuristic":
+        return HeuristicPlayer()
+    if spec == "self":
+        return SelfPlayPool()
+    if spec.startswith("gtp:"):
+        from envs.go.gtp import GtpPlayer
+
+        argv = shlex.split(spec[4:])
+        if not argv:
+            raise UserError("gtp: needs a command line, e.g. 'gtp:/usr/games/gnugo --mode gtp --level 1'")
+        return GtpPlayer(argv)
+    path = spec[7:] if spec.startswith("policy:") else spec
+    if spec.startswith("policy:") or Path(path).exists():
+        return PolicyPlayer(load_policy(path), deterministic=deterministic, name=Path(path).name)
+    raise UserError(f"unknown opponent {spec!r} (not a builtin and no such path); {choices_hint(BUILTIN)}; "
+                    f"or {SPEC_HELP}")

@@ -1,0 +1,1 @@
+"""The melody domain: token spec, corpus, MIDI I/O, music-theory rules and metrics (shared by env and tuner)."""

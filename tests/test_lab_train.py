@@ -1,0 +1,129 @@
+"""End-to-end training through the CLI: run directory contents, evaluation, kill + resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents import sb3
+from rllab.config import build_config
+from rllab.errors import UserError
+from rllab.runs import RunDir
+
+TINY = ["--set", "n_envs=2", "--set", "eval.freq=256", "--set", "eval.episodes=2", "--set", "checkpoint.freq=256",
+        "--set", "stop_at_reward=null"]
+
+
+def test_train_writes_a_complete_run_directory(cli, tmp_path: Path):
+    out = tmp_path / "run"
+    result = cli("train", "CartPole-v1", "--algo", "ppo", "--steps", "1024", "--seed", "3", "--out", str(out),
+                 "--no-progress", *TINY)
+    assert result.returncode == 0, result.stderr
+    for name in ("config.yaml", "meta.json", "command.txt", "status.json", "progress.csv", "evaluations.csv",
+                 "model.zip", "monitor/0.monitor.csv"):
+        assert (out / name).is_file(), name
+    run = RunDir.open(out)
+    assert run.finished and run.status["steps"] >= 1024
+    assert run.meta["seed"] == 3 and run.config["seed"] == 3 and "stable-baselines3" in run.meta["versions"]
+    assert len(run.checkpoints(".zip")) == 3  # keep newest 3 of the 256-step checkpoints
+
+    result = cli("evaluate", str(out), "--episodes", "3")
+    assert result.returncode == 0, result.stderr
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert evaluation["episodes"] == 3 and len(evaluation["episodes_detail"]) == 3
+    assert (out / "evaluation.csv").read_text().splitlines()[0] == "episode,return,length"
+
+
+def test_same_seed_same_result(tmp_path: Path):
+    returns = []
+    for name in ("a", "b"):
+        config = build_config("CartPole-v1", "ppo", overrides={"steps": 512, "n_envs": 2, "eval.freq": 0,
+                                                              "seed": 5})
+        run = RunDir.create(tmp_path / name, config.to_dict(), seed=5)
+        sb3.train(config, run, progress=False)
+        returns.append(sb3.evaluate_run(run, episodes=2)["return_mean"])
+    assert returns[0] == returns[1]
+
+
+def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path):
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "rllab.cli", "train", "CartPole-v1", "--algo", "dqn", "--steps", "200000",
+            "--out", str(out), "--no-progress", "--set", "checkpoint.freq=500", "--set", "eval.freq=0",
+            "--set", "learning_starts=100", "--set", "stop_at_reward=null"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            run = RunDir(out)
+            if (out / "config.yaml").exists() and len(run.checkpoints(".zip")) >= 2:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint within 120 s")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run = RunDir.open(out)
+    assert run.status["state"] == "running"  # died without a chance to say otherwise
+    last = run.latest_checkpoint(".zip").step
+    assert (out / f"checkpoints/ckpt_{last:010d}.replay.pkl").exists()
+
+    # Finish quickly: the resumed run keeps its config, so shorten the budget in the stored config.
+    config = run.config
+    config["steps"] = last + 1000
+    (out / "config.yaml").write_text(__import__("yaml").safe_dump(config))
+    result = subprocess.run([sys.executable, "-m", "rllab.cli", "train", "--resume", str(out), "--no-progress"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    status = RunDir.open(out).status
+    assert status["state"] == "finished" and status["resumed_from"] == last
+    assert status["steps"] >= last + 1000
+    _, model = sb3.load_run_model(RunDir.open(out))
+    assert model.num_timesteps == status["steps"]
+    import csv
+
+    with (out / "progress.csv").open() as handle:
+        logged = [float(r["time/total_timesteps"]) for r in csv.DictReader(handle) if r["time/total_timesteps"]]
+    assert logged == sorted(logged) and logged[-1] > last  # rows from before the kill kept, then continued
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path):
+    config = build_config("CartPole-v1", "ppo", overrides={"steps": 256, "n_envs": 1, "eval.freq": 0,
+                                                          "checkpoint.freq": 128})
+    run = RunDir.create(tmp_path / "r", config.to_dict(), seed=0)
+    run.save_checkpoint(128, lambda p: p.write_bytes(b"PK garbage"), suffix=".zip")
+    with pytest.raises(UserError, match="cannot load checkpoint"):
+        sb3.resume(run, progress=False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "NoSuchEnv-v0", "--algo", "ppo"], "cannot make env 'NoSuchEnv-v0'"),
+    (["train", "CartPole-v1", "--algo", "sac2"], "unknown algo 'sac2'"),
+    (["train", "CartPole-v1", "--algo", "ppo", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "CartPole-v1", "--algo", "ppo", "--set", "lerning_rate=0.1"], "did you mean 'learning_rate'"),
+    (["train", "--resume", "/nonexistent/run"], "run directory not found"),
+    (["evaluate", "/nonexistent/run"], "run directory not found"),
+    (["train", "CartPole-v1", "--algo", "ppo", "--device", "tpu"], "unknown device"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path: Path, args, message):
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_results_are_never_overwritten(cli, tmp_path: Path):
+    out = tmp_path / "r"
+    RunDir.create(out, {"env": "CartPole-v1", "algo": "ppo"}, seed=0)
+    before = (out / "config.yaml").read_text()
+    result = cli("train", "CartPole-v1", "--algo", "ppo", "--out", str(out))
+    assert result.returncode == 2 and "already holds a run" in result.stderr
+    assert (out / "config.yaml").read_text() == before
