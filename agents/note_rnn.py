@@ -33,18 +33,18 @@ DEFAULTS: dict[str, Any] = {
     "num_layers": 1,
     "dropout": 0.0,
     "collections": "default",
-    "steps": 4000,
+    "steps": 3000,
     "batch_size": 128,
     "seq_len": 192,
     "start_fraction": 0.25,
     "lr": 0.01,
     "lr_decay": 0.85,
-    "lr_decay_every": 1000,
+    "lr_decay_every": 500,
     "l2": 2.5e-5,
     "clip_norm": 5.0,
     "skip_first_losses": 8,
     "eval_every": 250,
-    "checkpoint_every": 500,
+    "checkpoint_every": 250,
     "keep_checkpoints": 3,
     "time_limit_min": None,
     "amp": True,
@@ -263,6 +263,31 @@ def resolve_config(preset: dict[str, Any], overrides: dict[str, Any] | None = No
     return config
 
 
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in _preset_dir().glob("*.yaml"))
+
+
+def _preset_dir() -> Path:
+    from rllab.config import preset_dir
+
+    return preset_dir() / "note_rnn"
+
+
+def load_preset(name_or_path: str) -> dict[str, Any]:
+    """A Note RNN preset by name (``paper``, ``large``: ``rllab/presets/note_rnn/``) or YAML path, validated."""
+    from rllab.config import read_yaml
+
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = _preset_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise UserError(f"unknown Note RNN preset {name_or_path!r}; valid: {', '.join(preset_names())}")
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path} must hold a mapping of settings")
+    return resolve_config(data)
+
+
 def _write_progress(path: Path, row: dict[str, Any]) -> None:
     new = not path.exists()
     with path.open("a", newline="") as handle:
@@ -312,7 +337,7 @@ def train_note_rnn(config: dict[str, Any], out: str | os.PathLike[str] | None = 
     generator = torch.Generator().manual_seed(config["seed"])
     sampler = WindowSampler(corpus.train, model.bos_token, config["seq_len"], config["start_fraction"],
                             config["skip_first_losses"])
-    step, wall_before = 0, 0.0
+    step, wall_before, cpu_before = 0, 0.0, 0.0
     latest = run.latest_checkpoint() if resume else None
     if latest is not None:
         from rllab.runs import load_torch
@@ -323,28 +348,32 @@ def train_note_rnn(config: dict[str, Any], out: str | os.PathLike[str] | None = 
         scheduler.load_state_dict(ckpt["scheduler"])
         generator.set_state(ckpt["generator"])
         step, wall_before = int(ckpt["step"]), float(ckpt["wall_s"])
+        cpu_before = float(ckpt.get("cpu_s", 0.0))
     run.set_status("running", steps=step)
     limit_s = None if config["time_limit_min"] in (None, 0) else 60.0 * float(config["time_limit_min"])
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     last_eval: dict[str, float] = {}
     evaluated_at = -1
 
     def wall() -> float:
         return wall_before + time.perf_counter() - started
 
+    def cpu() -> float:  # this process's CPU seconds: the fair measure on a shared machine
+        return cpu_before + time.process_time() - cpu_started
+
     def checkpoint() -> None:
         blob = {"model": {"format": FORMAT, "config": dict(model.config),
                           "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": {}},
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(), "step": step, "wall_s": wall()}
+                "generator": generator.get_state(), "step": step, "wall_s": wall(), "cpu_s": cpu()}
         run.save_checkpoint(step, lambda tmp: torch.save(blob, tmp), keep=config["keep_checkpoints"])
 
     def do_eval(loss: float, acc: float) -> None:
         nonlocal last_eval, evaluated_at
         last_eval, evaluated_at = evaluate(model, corpus.valid, dev), step
         _write_progress(run.path / "progress.csv", {
-            "step": step, "wall_s": round(wall(), 2), "lr": scheduler.get_last_lr()[0], "train_loss": loss,
-            "train_accuracy": acc, **last_eval})
+            "step": step, "wall_s": round(wall(), 2), "cpu_s": round(cpu(), 2), "lr": scheduler.get_last_lr()[0],
+            "train_loss": loss, "train_accuracy": acc, **last_eval})
 
     bar_ctx = _progress_bar(progress)
     model.train()
@@ -393,7 +422,8 @@ def train_note_rnn(config: dict[str, Any], out: str | os.PathLike[str] | None = 
         do_eval(loss_avg, acc_avg)
     checkpoint()
     save_note_rnn(model, run.path / MODEL_FILE, steps=step, spec=spec.to_dict())
-    metrics = {**last_eval, "steps": step, "wall_s": round(wall(), 1), "device": str(dev),
+    metrics = {**last_eval, "steps": step, "wall_s": round(wall(), 1), "cpu_s": round(cpu(), 1),
+               "device": str(dev),
                "train_loss_ema": loss_avg, "train_accuracy_ema": acc_avg,
                "params": sum(p.numel() for p in model.parameters()),
                "stopped_by_time_limit": step < config["steps"]}

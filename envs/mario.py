@@ -86,14 +86,17 @@ class SuperMarioEnv(gym.Env):
         frame_stack = _check_int("frame_stack", frame_stack, 1)
         self.noop_max = _check_int("noop_max", noop_max, 0)
         self.stall_limit = None if stall_limit is None else _check_int("stall_limit", stall_limit, 1)
-        if not 0.0 <= float(sticky_prob) < 1.0:
-            raise UserError(f"sticky_prob must be in [0, 1), got {sticky_prob}")
+        if isinstance(sticky_prob, bool) or not isinstance(sticky_prob, (int, float)) or not 0 <= sticky_prob < 1:
+            raise UserError(f"sticky_prob must be a number in [0, 1), got {sticky_prob!r}")
         self.sticky_prob = float(sticky_prob)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise UserError(f"unknown render_mode {render_mode!r}; {choices_hint(self.metadata['render_modes'])}")
         if isinstance(resize, (int, np.integer)) and not isinstance(resize, bool):
             resize = (int(resize), int(resize))
-        if resize is not None and not (len(resize) == 2 and all(int(s) >= 8 for s in resize)):
+        if resize is not None and not (
+            isinstance(resize, (tuple, list)) and len(resize) == 2
+            and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 8 for s in resize)
+        ):
             raise UserError(f"resize must be None, an int or (height, width) of at least 8, got {resize!r}")
         self.reward_name = reward
         self._preset = reward_preset(reward)
@@ -116,7 +119,7 @@ class SuperMarioEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(len(self._bytes))
         self._frames = FrameStack(frame_stack, tuple(resize) if resize is not None else None, self.grayscale)
         self.observation_space = gym.spaces.Box(0, 255, self._frames.buffer.shape, dtype=np.uint8)
-        self._component_names = (*(SIGNALS if self._preset else _PACKAGE_COMPONENTS), "clip")
+        self._component_names = (*(SIGNALS if self._preset is not None else _PACKAGE_COMPONENTS), "clip")
         self._closed = False
         self._needs_reset = True
         self._last_byte = 0

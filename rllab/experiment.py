@@ -87,7 +87,15 @@ def load_spec(path: Path) -> ExperimentSpec:
         steps=steps, metric=str(data.get("metric", "return")), eval_episodes=int(data.get("eval_episodes", 20)),
         overrides=dict(data.get("overrides") or {}), description=str(data.get("description", "")),
     )
-    jobs = spec.run_configs()  # validates every variant before anything runs
+    from agents.sb3 import validate
+    from rllab.config import TrainConfig
+
+    jobs = spec.run_configs()
+    validated = set()
+    for variant, _seed, config in jobs:  # every variant is checked (algo, hyperparameters, env) before any runs
+        if variant not in validated:
+            validate(TrainConfig.from_dict(config, source=f"variant {variant!r}"))
+            validated.add(variant)
     spec.preset = jobs[0][2]["preset"]  # record the default preset actually used
     return spec
 

@@ -127,3 +127,21 @@ def test_existing_results_are_never_overwritten(cli, tmp_path: Path):
     result = cli("train", "CartPole-v1", "--algo", "ppo", "--out", str(out))
     assert result.returncode == 2 and "already holds a run" in result.stderr
     assert (out / "config.yaml").read_text() == before
+
+
+def test_ctrl_c_saves_a_checkpoint_first(tmp_path: Path):
+    out = tmp_path / "interrupted"
+    args = [sys.executable, "-m", "rllab.cli", "train", "CartPole-v1", "--algo", "ppo", "--steps", "500000",
+            "--out", str(out), "--no-progress", "--set", "checkpoint.freq=100000", "--set", "eval.freq=0",
+            "--set", "stop_at_reward=null"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "progress.csv").exists():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    run = RunDir.open(out)
+    assert run.status["state"] == "interrupted"
+    latest = run.latest_checkpoint(".zip")
+    assert latest is not None and latest.step == run.status["steps"] > 0

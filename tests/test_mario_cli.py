@@ -47,7 +47,9 @@ def test_presets_build_their_env(name: str) -> None:
 @needs_mario
 @pytest.mark.mario
 def test_bench_prints_all_three_pipelines_and_the_ratio(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["bench", "mario", "--steps", "6"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "mario", "--steps", "6"])
+    assert exit_info.value.code == 0
     out = capsys.readouterr().out
     for name in ("raw", "ours", "gymnasium", "ours / gymnasium"):
         assert name in out

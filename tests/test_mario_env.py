@@ -164,7 +164,9 @@ def test_bad_actions_are_clear_errors(env, action) -> None:
         ({"reward": "nope"}, "unknown Mario reward preset"),
         ({"frame_skip": 0}, "frame_skip"),
         ({"sticky_prob": 1.0}, "sticky_prob"),
+        ({"sticky_prob": "0.1"}, "sticky_prob"),
         ({"resize": (84,)}, "resize"),
+        ({"resize": "84"}, "resize"),
         ({"render_mode": "human"}, "render_mode"),
     ],
 )

@@ -52,6 +52,7 @@ class BatchedGo:
         b, p, dev = self.batch, self.points, self.device
         if games is None:
             self.color = torch.zeros((b, p + 1), dtype=torch.long, device=dev)
+            self.mask = torch.ones((b, p + 1), dtype=torch.bool, device=dev)
             self.color[:, p] = EDGE
             self.labels = torch.full((b, p + 1), p, dtype=torch.long, device=dev)
             self.to_play = torch.zeros(b, dtype=torch.long, device=dev)
@@ -61,16 +62,18 @@ class BatchedGo:
             self.done = torch.zeros(b, dtype=torch.bool, device=dev)
             self.superko = torch.zeros(b, dtype=torch.bool, device=dev)
             self.history = torch.zeros((b, self.max_moves + 1), dtype=torch.long, device=dev)
+            self.hashes = torch.zeros(b, dtype=torch.long, device=dev)
+            self._refresh()
         else:
             idx = games.nonzero().squeeze(1) if games.dtype == torch.bool else games
             self.color[idx, :p] = EMPTY
             self.labels[idx] = p
-            for t in (self.to_play, self.moves, self.passes, self.history):
+            for t in (self.to_play, self.moves, self.passes, self.history, self.hashes, self.libs):
                 t[idx] = 0
             self.ko[idx] = p
             self.done[idx] = False
             self.superko[idx] = False
-        self._refresh()
+            self.mask[idx] = True  # on an empty board every point is legal
 
     def reset_done(self) -> int:
         """Restart the finished games; returns how many were restarted."""
@@ -90,28 +93,23 @@ class BatchedGo:
         empty = color == EMPTY
         nlab = self._neighbour(self.labels)                               # labels around each point
         d0, d1, d2, d3 = nlab.unbind(-1)
-        distinct = torch.stack((torch.ones_like(empty), d1 != d0, (d2 != d0) & (d2 != d1),
-                                (d3 != d0) & (d3 != d1) & (d3 != d2)), -1)
-        count = distinct & empty.unsqueeze(-1)
-        libs = torch.zeros((self.batch, p + 1), dtype=torch.long, device=self.device)
-        libs.scatter_add_(1, nlab.view(self.batch, -1), count.view(self.batch, -1).long())
+        distinct = torch.stack((empty, empty & (d1 != d0), empty & (d2 != d0) & (d2 != d1),
+                                empty & (d3 != d0) & (d3 != d1) & (d3 != d2)), -1)
+        libs = torch.zeros((self.batch, p + 1), dtype=torch.int16, device=self.device)
+        libs.scatter_add_(1, nlab.view(self.batch, -1), distinct.view(self.batch, -1).to(torch.int16))
         libs[:, p] = 0
         self.libs = libs
-        ncol = self._neighbour(self.color)
-        nlibs = libs.gather(1, nlab.view(self.batch, -1)).view(self.batch, p, 4)
-        me = (self.to_play + 1).view(-1, 1, 1)
-        opp = 3 - me
-        ok = (ncol == EMPTY) | ((ncol == me) & (nlibs >= 2)) | ((ncol == opp) & (nlibs == 1))
-        legal = empty & ok.any(-1)
-        legal = torch.cat((legal, torch.ones((self.batch, 1), dtype=torch.bool, device=self.device)), 1)
+        # Per point: would a stone of the side to move placed next to it be fine because of it?
+        point_libs = libs.gather(1, self.labels)
+        me = (self.to_play + 1).view(-1, 1)
+        helps = (self.color == EMPTY) | torch.where(self.color == me, point_libs >= 2,
+                                                    (self.color == 3 - me) & (point_libs == 1))
+        helps[:, p] = False
+        legal = self.mask
+        legal[:, :p] = empty & self._neighbour(helps).any(-1)
         legal[self._rows, self.ko] = False   # ko == P hits the pass column, restored next line
         legal[:, p] = True
         legal &= ~self.done.unsqueeze(1)
-        self.mask = legal
-
-    def hash(self) -> torch.Tensor:
-        """(B,) position hashes (stones only, like OpenSpiel's Zobrist hash)."""
-        return self._zobrist[self.color[:, :self.points], self._arange_p].sum(1)
 
     # -- moves -------------------------------------------------------------------------------------------------
     def legal_mask(self) -> torch.Tensor:
@@ -146,7 +144,11 @@ class BatchedGo:
         own_lbl = torch.where(placing & (nb_color == me.unsqueeze(1)), nb_label, none)
         in_eye = ((nb_color == opp.unsqueeze(1)) | (nb_color == EDGE)).all(1)
         labels = self.labels[:, :p]
-        dead = (labels.unsqueeze(2) == capture_lbl.unsqueeze(1)).any(2)
+        dead = torch.zeros_like(labels, dtype=torch.bool)
+        capturing = (capture_lbl >= 0).any(1)
+        if bool(capturing.any()):  # captures are rare: compare labels only in the games that capture
+            rows_c = self._rows[capturing]
+            dead[rows_c] = (labels[rows_c].unsqueeze(2) == capture_lbl[rows_c].unsqueeze(1)).any(2)
         merge = (labels.unsqueeze(2) == own_lbl.unsqueeze(1)).any(2)
         color = self.color[:, :p]
         color.masked_fill_(dead, EMPTY)
@@ -160,7 +162,13 @@ class BatchedGo:
         self.ko = torch.where(single, dead.long().argmax(1), torch.full_like(self.ko, p))
         self.moves += active.long()
         self.passes = torch.where(active, torch.where(place, 0, self.passes + 1), self.passes)
-        h = self.hash()
+        h = self.hashes + torch.where(place, self._zobrist[me, act.clamp(max=p - 1)], 0)
+        captured_any = n_dead > 0
+        if bool(captured_any.any()):
+            rows_c = self._rows[captured_any]
+            removed = self._zobrist[opp[captured_any]] * dead[rows_c]
+            h[rows_c] -= removed.sum(1)
+        self.hashes = h
         seen = ((self.history == h.unsqueeze(1)) & (self._hist_cols <= self.moves.unsqueeze(1) - 1)).any(1)
         self.superko |= place & seen
         self.history[self._rows[active], self.moves[active]] = h[active]

@@ -85,7 +85,7 @@ class GoGame:
     """
 
     __slots__ = ("size", "komi", "max_moves", "geo", "stones", "to_play", "ko", "moves", "history", "superko",
-                 "over", "board", "_consecutive_passes", "_mask", "_mask_bits", "_group", "_gstones", "_glibs", "_seen", "_captures")
+                 "over", "resigned", "board", "_consecutive_passes", "_mask", "_mask_bits", "_group", "_gstones", "_glibs", "_seen", "_captures")
 
     def __init__(self, size: int = 9, komi: float | None = None, max_moves: int | None = None):
         self.geo = geometry(size)
@@ -103,6 +103,7 @@ class GoGame:
         self.history: list[int] = []
         self.superko = False
         self.over = False
+        self.resigned = -1                        # colour that resigned (GTP players may), -1 if none
         self._consecutive_passes = 0
         self.board = np.zeros((2, self.geo.points), dtype=np.uint8)  # the bitboards as arrays, kept in step
         self._mask = np.zeros(self.geo.points + 1, dtype=bool)
@@ -121,7 +122,7 @@ class GoGame:
         other.stones = self.stones[:]
         other.to_play, other.ko, other.moves = self.to_play, self.ko, self.moves
         other.history = self.history[:]
-        other.superko, other.over = self.superko, self.over
+        other.superko, other.over, other.resigned = self.superko, self.over, self.resigned
         other._consecutive_passes = self._consecutive_passes
         other.board = self.board.copy()
         other._mask, other._mask_bits = self._mask.copy(), self._mask_bits
@@ -375,8 +376,17 @@ class GoGame:
                 delta -= region.bit_count()
         return delta
 
+    def resign(self) -> None:
+        """The side to move gives up (not an OpenSpiel action: external GTP engines may resign)."""
+        if self.over:
+            raise UserError("the game is over; nobody can resign")
+        self.resigned = self.to_play
+        self.over = True
+
     def outcome(self) -> int:
         """+1 Black wins, -1 White wins, 0 draw (superko or an exact komi tie). Valid once the game is over."""
+        if self.resigned >= 0:
+            return 1 if self.resigned == WHITE else -1
         if self.superko:
             return 0
         s = self.score()

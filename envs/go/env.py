@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.go.engine import BLACK, WHITE, GoGame, default_komi, geometry
-from envs.go.opponents import Player, make_player
+from envs.go.opponents import RESIGN, Player, make_player
 from rllab.errors import UserError, choices_hint
 
 ILLEGAL_MODES = ("raise", "lose", "pass")
@@ -64,6 +64,30 @@ SHAPINGS: dict[str, Callable[[GoGame], float]] = {
     "captures": _captures,
     "territory": _territory,
 }
+
+
+def observation_from_game(game: GoGame, history: int) -> np.ndarray:
+    """The env's plane stack for the side to move, rebuilt by replaying ``game`` (for GTP and match players)."""
+    replay = GoGame(game.size, game.komi, game.max_moves)
+    n = game.size
+    planes = np.zeros((history, 2, n, n), dtype=np.uint8)
+    start = max(0, len(game.history) - history)
+    for i, action in enumerate(game.history):
+        replay.apply(action)
+        if i + 1 > start:
+            planes[1:] = planes[:-1]
+            planes[0] = replay.planes()
+    return stack_planes(planes, game.to_play)
+
+
+def stack_planes(planes: np.ndarray, to_play: int) -> np.ndarray:
+    """(k, 2, N, N) history, newest first -> (2k+1, N, N): own, opponent, colour plane (1 = Black to move)."""
+    k, _, n, _ = planes.shape
+    obs = np.empty((2 * k + 1, n, n), dtype=np.uint8)
+    obs[:k] = planes[:, to_play]
+    obs[k:2 * k] = planes[:, 1 - to_play]
+    obs[2 * k] = to_play == BLACK
+    return obs
 
 
 class GoLiteEnv(gym.Env):
@@ -186,19 +210,14 @@ class GoLiteEnv(gym.Env):
             self.opponent.close()
         self.opponent = None if opponent is None else make_player(opponent)
 
-    def add_snapshot(self, policy: Any) -> None:
+    def add_snapshot(self, policy: Any, keep: int | None = None) -> None:
         """Give a frozen copy of the learner to a ``self`` opponent (called by the self-play callback)."""
         if self.opponent is not None and hasattr(self.opponent, "add_snapshot"):
-            self.opponent.add_snapshot(policy)
+            self.opponent.add_snapshot(policy, keep)
 
     def observation_for(self, to_play: int) -> np.ndarray:
         """The plane stack from ``to_play``'s view of the current history."""
-        k, n = self.history, self.size
-        obs = np.empty((2 * k + 1, n, n), dtype=np.uint8)
-        obs[:k] = self._planes[:, to_play]
-        obs[k:2 * k] = self._planes[:, 1 - to_play]
-        obs[2 * k] = to_play == BLACK
-        return obs
+        return stack_planes(self._planes, to_play)
 
     def save_sgf(self, path: str | os.PathLike[str]) -> Path:
         """Write the current game as SGF (players named by colour role)."""
@@ -237,6 +256,9 @@ class GoLiteEnv(gym.Env):
         mask = game.legal_mask()
         obs = self.observation_for(game.to_play) if self.opponent.needs_observation else None
         action = self.opponent.select(game, obs, mask)
+        if action == RESIGN:
+            game.resign()
+            return
         if not (0 <= action < len(mask)) or not mask[action]:
             raise UserError(f"opponent {self.opponent.name} chose an illegal move {game.action_to_gtp(action)}")
         self._play(action)

@@ -8,7 +8,6 @@ whose ``needs_observation`` is true), ``mask`` the boolean legal mask. Players o
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,9 @@ from envs.go.engine import GoGame, bits
 from rllab.errors import UserError, choices_hint
 
 BUILTIN = ("random", "heuristic")
-SPEC_HELP = "random | heuristic | self | gtp:<command line> | policy:<run dir or model .zip> | <run dir>"
+RESIGN = -1  # what a player returns to resign (only external GTP engines do)
+SPEC_HELP = ("random | heuristic | self | gnugo[:LEVEL] | gtp:<command line> | policy:<run dir or model .zip> | "
+             "<run dir>")
 
 
 class Player:
@@ -108,8 +109,24 @@ class PolicyPlayer(Player):
         self.deterministic = deterministic
         self.name = name
         self.rng = np.random.default_rng()
+        self.obs_shape = tuple(policy.observation_space.shape)
+        self.history = (self.obs_shape[0] - 1) // 2
+
+    def check_size(self, size: int) -> None:
+        """Refuse a board the policy was not trained on (its input layer fixes the size)."""
+        if self.obs_shape[1:] != (size, size):
+            raise UserError(f"policy {self.name} plays {self.obs_shape[1]}x{self.obs_shape[2]} boards, "
+                            f"not {size}x{size}")
+
+    def reset(self, game: GoGame, rng: np.random.Generator) -> None:
+        self.check_size(game.size)
+        self.rng = rng
 
     def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        if observation is None or observation.shape != self.obs_shape:
+            from envs.go.env import observation_from_game
+
+            observation = observation_from_game(game, self.history)
         action = predict_masked(self.policy, observation, mask, self.deterministic)
         return action if mask[action] else game.pass_action
 
@@ -130,7 +147,9 @@ class SelfPlayPool(Player):
         self._random = RandomPlayer()
         self.rng = np.random.default_rng()
 
-    def add_snapshot(self, policy: Any) -> None:
+    def add_snapshot(self, policy: Any, keep: int | None = None) -> None:
+        if keep is not None:
+            self.keep = keep
         self.snapshots = (self.snapshots + [policy])[-self.keep:]
 
     def reset(self, game: GoGame, rng: np.random.Generator) -> None:
@@ -175,13 +194,17 @@ def make_player(spec: str | Player | None, *, size: int | None = None, komi: flo
         return HeuristicPlayer()
     if spec == "self":
         return SelfPlayPool()
-    if spec.startswith("gtp:"):
-        from envs.go.gtp import GtpPlayer
+    if spec == "gnugo" or spec.startswith("gnugo:"):
+        from envs.go.gtp import GtpPlayer, gnugo_command
 
-        argv = shlex.split(spec[4:])
-        if not argv:
-            raise UserError("gtp: needs a command line, e.g. 'gtp:/usr/games/gnugo --mode gtp --level 1'")
-        return GtpPlayer(argv)
+        level = spec.partition(":")[2] or "1"
+        if not level.isdigit() or not 0 <= int(level) <= 10:
+            raise UserError(f"GNU Go level must be 0..10, got {level!r}")
+        return GtpPlayer(gnugo_command(int(level)))
+    if spec.startswith("gtp:"):
+        from envs.go.gtp import GtpPlayer, split_command
+
+        return GtpPlayer(split_command(spec[4:]))
     path = spec[7:] if spec.startswith("policy:") else spec
     if spec.startswith("policy:") or Path(path).exists():
         return PolicyPlayer(load_policy(path), deterministic=deterministic, name=Path(path).name)

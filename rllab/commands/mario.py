@@ -7,11 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import typer
 
 setup_app = typer.Typer(help="Install optional extras that need more than `pip install`.", no_args_is_help=True)
+mario_app = typer.Typer(help="Super Mario Bros helpers: learning curves of training runs.", no_args_is_help=True)
 
 _SMOKE = (
     "import gymnasium as gym, envs; "
@@ -26,6 +28,7 @@ def setup_mario(
     """Install gym-super-mario-bros 9.1.0 + nes-py 9.0.1 (works on Python 3.11 too), then smoke-test the env."""
     from rich.console import Console
 
+    from rllab.errors import UserError
     from rllab.setup_extras import install_mario, installed_mario_versions, mario_pip_commands
 
     console = Console()
@@ -33,13 +36,19 @@ def setup_mario(
         for cmd in mario_pip_commands():
             console.print(" ".join(cmd), highlight=False, soft_wrap=True)
         return
-    with console.status("installing the Mario extra (nes-py compiles a C++ extension, ~30-120 s)"):
-        for cmd in install_mario():
-            console.print(f"[green]ok[/] {' '.join(cmd)}", highlight=False, soft_wrap=True)
+
+    def run(cmd: list[str]) -> int:  # pip shows its own progress; nes-py compiles C++ for ~30-120 s
+        console.print(f"[bold]$ {' '.join(cmd)}[/]", highlight=False, soft_wrap=True)
+        return subprocess.call(cmd)
+
+    install_mario(run)
     # A fresh interpreter: this one may hold the numpy that pip just replaced.
-    subprocess.run([sys.executable, "-c", _SMOKE], check=False)
+    smoke = subprocess.run([sys.executable, "-c", _SMOKE], capture_output=True, text=True)
+    if smoke.returncode != 0:
+        last = (smoke.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"installed, but the smoke test failed: {last}")
     versions = ", ".join(f"{k} {v}" for k, v in installed_mario_versions().items())
-    console.print(f"installed: {versions}; try `rllab bench mario`")
+    console.print(f"{smoke.stdout.strip()}\ninstalled: {versions}; next: `rllab bench mario`")
 
 
 @dataclass
@@ -147,8 +156,91 @@ def bench_mario(
                   f"ours / raw: {ours.steps_per_cpu_s / by_name['raw'].steps_per_cpu_s:.2f}x per CPU-s")
 
 
+def training_episodes(run_dir: Path) -> list[dict[str, float]]:
+    """Every finished training episode of a run, in finishing order, from its SB3 Monitor files.
+
+    ``timesteps`` is the run's total step count when the episode ended (episode lengths summed over all envs
+    in order of their finishing time), so runs with different ``n_envs`` share an x axis.
+    """
+    import csv
+
+    from rllab.errors import UserError
+
+    files = sorted((run_dir / "monitor").glob("*.monitor.csv"))
+    if not files:
+        raise UserError(f"{run_dir} has no monitor/*.monitor.csv: is it an `rllab train` run directory?")
+    episodes = []
+    for path in files:
+        with path.open() as f:
+            f.readline()  # the Monitor's JSON header line
+            for row in csv.DictReader(f):
+                if "x_pos_max" not in row:
+                    raise UserError(f"{path} has no x_pos_max column: train with eval.info_keywords [x_pos_max]")
+                episodes.append({"t": float(row["t"]), "length": float(row["l"]), "return": float(row["r"]),
+                                 "x_pos_max": float(row["x_pos_max"]), "flag_get": float(row.get("flag_get") or 0)})
+    episodes.sort(key=lambda e: e["t"])
+    total = 0.0
+    for episode in episodes:
+        total += episode["length"]
+        episode["timesteps"] = total
+    return episodes
+
+
+def curve(
+    run: Path = typer.Argument(..., help="An `rllab train` run directory on rllab/SuperMario-v0."),
+    out: Path | None = typer.Option(None, help="PNG to write (default RUN/x_pos_max_curve.png)."),
+    bins: int = typer.Option(10, help="Number of equal-width step bins in the printed table."),
+) -> None:
+    """Plot mean max x-position of training episodes against steps; print it per bin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from rich.console import Console
+
+    from rllab.atomic import write_with
+    from rllab.errors import UserError
+
+    if bins < 1:
+        raise UserError(f"--bins must be >= 1, got {bins}")
+    episodes = training_episodes(run)
+    if not episodes:
+        raise UserError(f"{run} has no finished training episode yet")
+    steps = np.array([e["timesteps"] for e in episodes])
+    x_max = np.array([e["x_pos_max"] for e in episodes])
+    flags = np.array([e["flag_get"] for e in episodes])
+    edges = np.linspace(0, steps[-1], bins + 1)
+    which = np.clip(np.searchsorted(edges, steps, side="left") - 1, 0, bins - 1)
+    console = Console()
+    console.print("steps up to   episodes  mean max x  flag rate")
+    centres, means = [], []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            centres.append((edges[b] + edges[b + 1]) / 2)
+            means.append(x_max[mask].mean())
+            console.print(f"{edges[b + 1]:11.0f} {mask.sum():10d} {x_max[mask].mean():11.1f} {flags[mask].mean():10.2f}",
+                          highlight=False)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(steps, x_max, s=4, alpha=0.25, label="episode")
+    ax.plot(centres, means, "o-", color="C1", label=f"mean per {edges[1]:.0f} steps")
+    ax.axhline(3161, color="grey", ls="--", lw=0.8, label="flag (x = 3161)")
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("max x-position in episode")
+    ax.set_title(f"Super Mario Bros 1-1: {run.name}")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    out = out or run / "x_pos_max_curve.png"
+    write_with(out, lambda path: fig.savefig(path, dpi=120, format="png"), suffix=".png")
+    plt.close(fig)
+    console.print(f"{len(episodes)} episodes; curve: {out}")
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
-    """Attach ``setup mario`` and ``bench mario``."""
+    """Attach ``setup mario``, ``mario curve`` and ``bench mario``."""
     setup_app.command("mario")(setup_mario)
     app.add_typer(setup_app, name="setup")
+    mario_app.command("curve")(curve)
+    app.add_typer(mario_app, name="mario")
     bench.command("mario")(bench_mario)

@@ -66,8 +66,20 @@ def parse_methods(text: str) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def obtain_prior(note_rnn: Path | None, note_rnn_config: dict[str, Any], device: str, console: Any) -> Any:
-    """The frozen Note RNN: the one given, the cached one, or a freshly trained one (corpus cache built first)."""
+def note_rnn_settings(section: dict[str, Any]) -> dict[str, Any]:
+    """The preset's ``note_rnn`` section: ``preset`` (a Note RNN preset name, default ``paper``) plus overrides."""
+    from agents.note_rnn import load_preset, resolve_config
+
+    section = dict(section)
+    return resolve_config(load_preset(section.pop("preset", "paper")), section)
+
+
+def obtain_prior(note_rnn: Path | None, settings: dict[str, Any], device: str, console: Any) -> Any:
+    """The frozen Note RNN: the one given, the cached one, or one trained now (corpus cache built first).
+
+    The cached prior is trained once into ``$RLLAB_CACHE/tutor/note_rnn`` and reused by later runs (and by
+    ``rllab/Melody-v0``); a killed training resumes from its checkpoint.
+    """
     from envs.melody import default_note_rnn_path, resolve_prior
     from rllab.music.tokens import PAPER_SPEC
 
@@ -80,10 +92,12 @@ def obtain_prior(note_rnn: Path | None, note_rnn_config: dict[str, Any], device:
         from agents.note_rnn import train_note_rnn
         from rllab.music.corpus import load_corpus
 
-        console.print("[bold]corpus[/]: building or loading the melody cache")
-        load_corpus(progress=True)
-        console.print(f"[bold]Note RNN[/]: training the prior into {path.parent}")
-        path = Path(train_note_rnn(dict(note_rnn_config), path.parent)) / "model.pt"
+        console.print("[bold]corpus[/]: loading the melody cache (built on first use)")
+        corpus = load_corpus(settings["collections"], progress=True)
+        resume = (path.parent / "config.yaml").is_file()
+        console.print(f"[bold]Note RNN[/]: {'resuming' if resume else 'training'} the prior in {path.parent}")
+        run = train_note_rnn({} if resume else settings, path.parent, device=device, resume=resume, corpus=corpus)
+        path = Path(run) / "model.pt"
     return resolve_prior(path, PAPER_SPEC.num_classes, device)
 
 
@@ -204,7 +218,7 @@ def tutor(
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    prior = obtain_prior(note_rnn, spec.get("note_rnn") or {}, dev, console)
+    prior = obtain_prior(note_rnn, note_rnn_settings(spec.get("note_rnn") or {}), dev, console)
     timings["corpus + Note RNN"] = time.perf_counter() - t0
     base = make_dataclass(TunerConfig, tuner_fields, "tuner")
     primers = load_primers(base.priming)

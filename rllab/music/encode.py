@@ -32,7 +32,7 @@ class EncodeStats:
 def key_shift(sharps: int) -> int:
     """Semitones that move a key signature with ``sharps`` (negative: flats) to no accidentals, in -6..5."""
     tonic = (7 * sharps) % 12
-    return -(((tonic + 6) % 12) - 6)
+    return ((6 - tonic) % 12) - 6
 
 
 def octave_shift(pitches: list[int], spec: TokenSpec) -> int:

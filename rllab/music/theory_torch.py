@@ -99,14 +99,17 @@ def rule_autocorrelation(tokens: torch.Tensor) -> torch.Tensor:
     return penalty
 
 
-def window_pitch_counts(tokens: torch.Tensor, window: int, num_classes: int) -> torch.Tensor:
+def window_pitch_counts(tokens: torch.Tensor, window: int) -> torch.Tensor:
     """``[:, t]`` = distinct pitches in ``tokens[:, t-window+1 : t+1]``; -1 where the window is not full yet."""
-    onehot = torch.nn.functional.one_hot(tokens, num_classes)[..., NUM_SPECIAL:].to(torch.int32)
-    counts = onehot.cumsum(1)
-    shifted = torch.cat([torch.zeros_like(counts[:, :window]), counts[:, :-window]], dim=1)[:, :tokens.shape[1]]
-    distinct = ((counts - shifted) > 0).sum(-1)
-    full = torch.arange(tokens.shape[1], device=tokens.device) >= window - 1
-    return torch.where(full, distinct, -1)
+    batch, steps = tokens.shape
+    out = torch.full((batch, steps), -1, dtype=torch.int64, device=tokens.device)
+    if steps < window:
+        return out
+    ordered = tokens.unfold(1, window, 1).sort(dim=-1).values        # [B, W, window]
+    first = torch.ones_like(ordered, dtype=torch.bool)
+    first[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    out[:, window - 1:] = (first & (ordered >= NUM_SPECIAL)).sum(-1)
+    return out
 
 
 def rule_motif(distinct: torch.Tensor) -> torch.Tensor:
@@ -116,14 +119,28 @@ def rule_motif(distinct: torch.Tensor) -> torch.Tensor:
     return torch.where(is_motif, reward, torch.zeros_like(reward))
 
 
-def rule_repeated_motif(tokens: torch.Tensor, distinct: torch.Tensor, window: int) -> torch.Tensor:
+def _window_ids(windows: torch.Tensor, num_classes: int) -> torch.Tensor | None:
+    """One exact int64 code per window (base-``num_classes`` digits), or None if the codes could overflow."""
+    width = windows.shape[-1]
+    if num_classes ** width >= 2 ** 62:
+        return None
+    powers = num_classes ** torch.arange(width, device=windows.device, dtype=torch.int64)
+    return (windows * powers).sum(-1)
+
+
+def rule_repeated_motif(tokens: torch.Tensor, distinct: torch.Tensor, window: int,
+                        num_classes: int) -> torch.Tensor:
     batch, steps = tokens.shape
     out = torch.zeros(batch, steps, dtype=_F64, device=tokens.device)
     if steps < 2 * window:
         return out
     windows = tokens.unfold(1, window, 1)                       # [B, W, window]; window j ends at step j+window-1
     count = windows.shape[1]
-    same = (windows[:, :, None, :] == windows[:, None, :, :]).all(-1)   # [B, j, i]
+    ids = _window_ids(windows, num_classes)
+    if ids is not None:
+        same = ids[:, :, None] == ids[:, None, :]                # [B, j, i]
+    else:
+        same = (windows[:, :, None, :] == windows[:, None, :, :]).all(-1)
     j = torch.arange(count, device=tokens.device)
     earlier = j[None, :] <= j[:, None] - window                  # window i ends before window j starts
     repeated = (same & earlier[None]).any(-1)
@@ -219,7 +236,7 @@ def batched_rewards(tokens: torch.Tensor, tables: KeyTables, spec: TokenSpec, le
     """All nine components for validated ``int64`` tokens ``[B, T]`` with ``T <= length``."""
     lut = _tables(tables, spec, tokens.device)
     window = spec.steps_per_bar // 2
-    distinct = window_pitch_counts(tokens, window, spec.num_classes)
+    distinct = window_pitch_counts(tokens, window)
     prev = previous_pitches(tokens)
     return {
         "key": rule_key(tokens, lut["in_key"]),
@@ -227,7 +244,7 @@ def batched_rewards(tokens: torch.Tensor, tables: KeyTables, spec: TokenSpec, le
         "repeat": rule_repeat(tokens),
         "autocorrelation": rule_autocorrelation(tokens),
         "motif": rule_motif(distinct),
-        "repeated_motif": rule_repeated_motif(tokens, distinct, window),
+        "repeated_motif": rule_repeated_motif(tokens, distinct, window, spec.num_classes),
         "intervals": rule_intervals(tokens, prev, lut),
         "leaps": rule_leaps(leap_outcomes(tokens, prev)),
         "high_low_unique": rule_high_low_unique(tokens, length),

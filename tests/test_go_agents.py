@@ -1,0 +1,93 @@
+"""Learning glue for Go: self-play snapshots, masked DQN, trained policies as players (match, GTP)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.go_dqn import MaskableDQN
+from agents.go_selfplay import SelfPlaySnapshots
+from envs.go.env import GoLiteEnv
+from envs.go.gtp import GtpEngine
+from envs.go.match import run_match
+from envs.go.opponents import PolicyPlayer, RandomPlayer, make_player
+from rllab.errors import UserError
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_ppo(env) -> MaskablePPO:
+    return MaskablePPO("MlpPolicy", env, n_steps=64, batch_size=64, n_epochs=1, seed=0,
+                       policy_kwargs={"net_arch": [32]}, device="cpu")
+
+
+def test_self_play_snapshots_reach_the_opponent_pool():
+    vec = DummyVecEnv([lambda: GoLiteEnv(size=5, opponent="self", history=1) for _ in range(2)])
+    model = small_ppo(vec)
+    callback = SelfPlaySnapshots(freq=64, keep=2)
+    model.learn(total_timesteps=384, callback=callback)
+    assert callback.snapshots >= 3
+    pools = vec.get_attr("opponent")
+    assert all(len(pool.snapshots) == 2 for pool in pools)            # only the newest `keep`
+    assert pools[0].snapshots[0] is not model.policy                  # frozen copies, not the learner
+    env = vec.envs[0]
+    env.reset(seed=1)                                                 # White: a snapshot plays Black's move
+    assert env.game.moves == 1 and pools[0].current is not None
+
+
+def test_masked_dqn_only_picks_legal_moves():
+    env = GoLiteEnv(size=5, opponent="random", illegal="pass", history=1)
+    model = MaskableDQN("MlpPolicy", env, learning_starts=50, buffer_size=500, train_freq=4, seed=0,
+                        policy_kwargs={"net_arch": [32]}, device="cpu")
+    model.learn(total_timesteps=300)
+    obs, info = env.reset(seed=0)
+    for _ in range(10):
+        mask = env.action_masks()
+        action, _ = model.predict(obs, deterministic=True, action_masks=mask)
+        assert mask[int(action)]
+        obs, _, done, _, info = env.step(int(action))
+        if done:
+            obs, info = env.reset()
+
+
+def test_saved_policy_plays_matches_and_gtp(tmp_path):
+    env = GoLiteEnv(size=5, opponent="random", history=2)
+    model = small_ppo(env)
+    path = tmp_path / "policy.zip"
+    model.save(path)
+    player = make_player(str(path), deterministic=True)
+    assert isinstance(player, PolicyPlayer) and player.history == 2
+    result = run_match(player, RandomPlayer(), size=5, games=2, out_dir=tmp_path / "m", seed=0)
+    assert result.games == 2
+    engine = GtpEngine(player, size=5, fixed_size=True)
+    assert engine.handle("boardsize 7").startswith("? unacceptable size")
+    assert engine.handle("genmove b").startswith("= ")
+    with pytest.raises(UserError, match="5x5"):
+        run_match(player, RandomPlayer(), size=7, games=1, out_dir=tmp_path / "m7")
+
+
+def test_policy_opponent_inside_env(tmp_path):
+    model = small_ppo(GoLiteEnv(size=5, history=1))
+    path = tmp_path / "p.zip"
+    model.save(path)
+    env = GoLiteEnv(size=5, opponent=f"policy:{path}", agent_color="white", history=1)
+    obs, info = env.reset(seed=1)
+    assert env.game.moves == 1 and np.flatnonzero(info["action_mask"]).size == 25
+
+
+def test_unloadable_model_is_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.zip"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(UserError, match="cannot load"):
+        make_player(str(bad))
+    with pytest.raises(UserError, match="no model"):
+        make_player(f"policy:{tmp_path / 'missing'}")

@@ -1,0 +1,124 @@
+"""The Note RNN: shapes, save/load and its errors, sampling, and a tiny training run that learns and resumes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+
+from agents.note_rnn import (
+    DEFAULTS, NoteRNN, load_note_rnn, load_preset, resolve_config, sample, save_note_rnn, sequence_log_probs,
+    train_note_rnn,
+)
+from rllab.errors import UserError
+from rllab.music.tokens import PAPER_SPEC, TokenSpec
+
+
+@dataclass
+class TinyCorpus:
+    """Synthetic melodies with a strict pattern: a model that learns reaches near-perfect accuracy."""
+
+    train: list = field(default_factory=list)
+    valid: list = field(default_factory=list)
+    manifest: dict = field(default_factory=lambda: {"spec": PAPER_SPEC.to_dict()})
+
+
+def tiny_corpus() -> TinyCorpus:
+    pattern = np.array([14, 1, 18, 1, 21, 1, 1, 0], dtype=np.uint8)
+    melodies = [np.tile(pattern, 4 + i % 3) for i in range(12)]
+    return TinyCorpus(train=melodies[:10], valid=melodies[10:])
+
+
+def test_forward_shapes_and_state():
+    model = NoteRNN(hidden_size=16, num_layers=2)
+    tokens = torch.randint(0, 39, (3, 7))
+    logits, (h, c) = model(tokens)
+    assert logits.shape == (3, 7, 38)
+    assert h.shape == c.shape == (2, 3, 16)
+    h0, c0 = model.initial_state(3, "cpu")
+    stepwise = []
+    state = (h0, c0)
+    for t in range(7):
+        out, state = model(tokens[:, t:t + 1], state)
+        stepwise.append(out)
+    torch.testing.assert_close(torch.cat(stepwise, 1), logits)
+    assert NoteRNN(**model.config).config == model.config
+    with pytest.raises(UserError):
+        NoteRNN(hidden_size=0)
+
+
+def test_save_load_round_trip_and_errors(tmp_path):
+    torch.manual_seed(0)
+    model = NoteRNN(hidden_size=8).eval()
+    path = save_note_rnn(model, tmp_path / "m.pt", note="x")
+    loaded = load_note_rnn(path)
+    tokens = torch.randint(0, 38, (2, 5))
+    torch.testing.assert_close(loaded(tokens)[0], model(tokens)[0])
+    with pytest.raises(UserError, match="not found"):
+        load_note_rnn(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"garbage")
+    with pytest.raises(UserError, match="cannot load"):
+        load_note_rnn(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a Note RNN checkpoint"):
+        load_note_rnn(tmp_path / "other.pt")
+    save_note_rnn(NoteRNN(num_classes=26, hidden_size=8), tmp_path / "small.pt")
+    with pytest.raises(UserError, match="incompatible vocabulary"):
+        load_note_rnn(tmp_path / "small.pt")
+    assert load_note_rnn(tmp_path / "small.pt", spec=TokenSpec(60, 84)).num_classes == 26
+    with pytest.raises(UserError, match="no model.pt and no checkpoint"):
+        load_note_rnn(tmp_path)
+
+
+def test_sampling_is_seeded_and_honours_primer_and_temperature():
+    torch.manual_seed(0)
+    model = NoteRNN(hidden_size=8).eval()
+    a = sample(model, 4, 10, generator=torch.Generator().manual_seed(1))
+    b = sample(model, 4, 10, generator=torch.Generator().manual_seed(1))
+    assert a.shape == (4, 10) and a.dtype == torch.long and torch.equal(a, b)
+    assert int(a.max()) < 38
+    greedy = sample(model, 3, 6, temperature=0)
+    assert (greedy == greedy[0]).all()
+    primed = sample(model, 2, 5, temperature=0, primer=[14, 1, 16])
+    assert primed.shape == (2, 5)
+    with pytest.raises(UserError, match="primer holds token 40"):
+        sample(model, 1, 4, primer=[40])
+    with pytest.raises(UserError, match="temperature"):
+        sample(model, 1, 4, temperature=-1)
+    log_p = sequence_log_probs(model, a)
+    assert log_p.shape == (4, 10) and (log_p <= 0).all()
+
+
+def test_training_learns_writes_the_run_and_resumes(tmp_path):
+    corpus = tiny_corpus()
+    config = {"hidden_size": 32, "steps": 60, "batch_size": 8, "seq_len": 24, "lr": 0.02, "eval_every": 30,
+              "checkpoint_every": 30, "skip_first_losses": 2}
+    run = train_note_rnn(config, tmp_path / "run", device="cpu", progress=False, corpus=corpus)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == 60 and metrics["valid_accuracy"] > 0.8
+    assert (run / "model.pt").is_file() and (run / "progress.csv").read_text().count("\n") == 3
+    assert [c.name for c in (run / "checkpoints").iterdir()] != []
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"
+    model = load_note_rnn(run)
+    assert model.config["hidden_size"] == 32
+    run = train_note_rnn({"steps": 90}, run, device="cpu", progress=False, corpus=corpus, resume=True)
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 90
+    with pytest.raises(UserError, match="already holds a run"):
+        train_note_rnn(config, run, device="cpu", progress=False, corpus=corpus)
+
+
+def test_presets_and_config_validation():
+    paper = load_preset("paper")
+    assert {k: v for k, v in paper.items() if k != "description"} == \
+        {k: v for k, v in DEFAULTS.items() if k != "description"}
+    assert (paper["hidden_size"], paper["num_layers"], paper["batch_size"], paper["clip_norm"]) == (100, 1, 128, 5.0)
+    assert load_preset("large")["hidden_size"] == 512
+    with pytest.raises(UserError, match="unknown Note RNN preset"):
+        load_preset("huge")
+    with pytest.raises(UserError, match="unknown Note RNN setting"):
+        resolve_config({}, {"stpes": 10})
+    with pytest.raises(UserError, match="steps must be a positive integer"):
+        resolve_config({}, {"steps": 0})
