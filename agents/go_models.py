@@ -34,6 +34,6 @@ def load_model_and_env_kwargs(path: Path, device: str = "cpu") -> tuple[Any, dic
     for spec in _ZIP_LOADERS:
         try:
             return import_object(spec).load(str(path), device=device), {}
-        except Exception as exc:  # each SB3 class rejects the others' zips with a different exception type
+        except Exception as exc:  # noqa: BLE001  (each SB3 class rejects the others' zips differently)
             errors.append(f"{spec.split(':')[1]}: {type(exc).__name__}")
     raise UserError(f"cannot load {path} as a Go policy ({'; '.join(errors)})")

@@ -289,9 +289,14 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
 
 
 def _write_progress(path: Path, row: dict[str, Any]) -> None:
+    """Append a row; a resumed run keeps the file's existing columns (unknown ones are dropped)."""
+    fields = list(row)
+    if path.exists():
+        with path.open(newline="") as handle:
+            fields = next(csv.reader(handle), fields)
     new = not path.exists()
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(row)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import importlib
+import importlib.util
 import inspect
 import io
 import math
@@ -109,6 +110,8 @@ def validate(config: TrainConfig) -> None:
     from rllab.device import resolve_device
 
     resolve_device(config.device)
+    if config.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UserError("tensorboard: true needs the tensorboard package: pip install tensorboard")
     _model_kwargs(config, algo_class(config.algo))
     make_env(config).close()
 

@@ -19,9 +19,8 @@ import numpy as np
 
 from envs.mario_wrappers import SIGNALS, FrameStack, MarioRam, frame_signals, reward_preset
 from rllab.errors import UserError, choices_hint
-from rllab.setup_extras import MARIO_INSTALL_COMMAND
+from rllab.setup_extras import MARIO_INSTALL_HINT
 
-INSTALL_HINT = f"install the Mario extra with `{MARIO_INSTALL_COMMAND}`"
 ACTION_SETS = ("right_only", "simple", "complex")
 _ACTION_LISTS = {"right_only": "RIGHT_ONLY", "simple": "SIMPLE_MOVEMENT", "complex": "COMPLEX_MOVEMENT"}
 _BUTTONS = {"right": 0x80, "left": 0x40, "down": 0x20, "up": 0x10, "start": 0x08, "select": 0x04, "B": 0x02,
@@ -49,7 +48,8 @@ class SuperMarioEnv(gym.Env):
     Observation: ``uint8`` ``(frame_stack * C, H, W)``, channel-first (C = 1 gray or 3 colour), which SB3's
     ``CnnPolicy`` takes as is. Episode: one stage from its start, ending on the flag or on death
     (``world=None, stage=None`` plays the whole game with 3 lives instead, ending on game over, or on each
-    lost life with ``end_on_life_loss``). ``stall_limit`` truncates an episode after that many agent steps
+    lost life with ``end_on_life_loss``). ``reward_scale`` multiplies the preset's reward (0.1 keeps PPO's value
+    loss from swamping the policy gradient in the shared CNN, as uvipen's /10 does). ``stall_limit`` truncates an episode after that many agent steps
     without a new maximum x (an agent pinned against a pipe otherwise waits ~2,000 steps for the clock). The final ``info`` carries ``x_pos_max`` and ``flag_get``, the
     unshaped task metrics, and ``ret_<component>`` episode sums of every reward component.
     """
@@ -67,6 +67,7 @@ class SuperMarioEnv(gym.Env):
         resize: int | tuple[int, int] | None = 84,
         frame_stack: int = 4,
         reward: str = "classic",
+        reward_scale: float = 1.0,
         end_on_life_loss: bool = False,
         sticky_prob: float = 0.0,
         noop_max: int = 30,
@@ -74,7 +75,7 @@ class SuperMarioEnv(gym.Env):
         render_mode: str | None = None,
     ) -> None:
         if not mario_available():
-            raise UserError(f"Super Mario Bros needs gym-super-mario-bros and nes-py: {INSTALL_HINT}")
+            raise UserError(f"Super Mario Bros needs gym-super-mario-bros and nes-py: {MARIO_INSTALL_HINT}")
         if (world is None) != (stage is None):
             raise UserError("give both world and stage (one stage) or neither (the whole game)")
         if world is not None:
@@ -98,6 +99,9 @@ class SuperMarioEnv(gym.Env):
             and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 8 for s in resize)
         ):
             raise UserError(f"resize must be None, an int or (height, width) of at least 8, got {resize!r}")
+        if isinstance(reward_scale, bool) or not isinstance(reward_scale, (int, float)) or reward_scale <= 0:
+            raise UserError(f"reward_scale must be a positive number, got {reward_scale!r}")
+        self.reward_scale = float(reward_scale)
         self.reward_name = reward
         self._preset = reward_preset(reward)
         self.end_on_life_loss = bool(end_on_life_loss)
@@ -138,9 +142,9 @@ class SuperMarioEnv(gym.Env):
     def _terminal(self, ram: MarioRam, lives_at_start: int) -> bool:
         if self.world is not None:
             return ram.dying or ram.dead or ram.flag
-        if self.end_on_life_loss and (ram.dying or ram.dead or ram.life != lives_at_start):
+        if ram.life == 0xFF:  # game over: the counter goes 2, 1, 0, then 255
             return True
-        return ram.life == 0xFF
+        return self.end_on_life_loss and (ram.dying or ram.dead or ram.life < lives_at_start)
 
     def _action_byte(self, action: Any) -> int:
         if isinstance(action, np.ndarray) and action.ndim == 0:
@@ -219,6 +223,9 @@ class SuperMarioEnv(gym.Env):
             # reward, the next frame's deltas are taken from the state before these skipped frames.
             nes._did_step(False)
             prev = cur
+        if self.reward_scale != 1.0:
+            reward *= self.reward_scale
+            components = {name: value * self.reward_scale for name, value in components.items()}
         self._ram_now = cur
         place = (cur.world, cur.stage, cur.life)
         if cur.x > self._stall_x or place != self._stall_place:  # progress, or a new stage or life

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rllab.errors import UserError, choices_hint
+from rllab.setup_extras import MARIO_INSTALL_HINT
 
 # RAM addresses (Super Mario Bros, NTSC), as read by gym-super-mario-bros 9.1.0.
 _X_PAGE, _X_PIXEL = 0x6D, 0x86
@@ -188,9 +189,7 @@ class FrameStack:
             try:
                 import cv2
             except ImportError as exc:
-                from envs.mario import INSTALL_HINT
-
-                raise UserError(f"resizing Mario frames needs OpenCV: {INSTALL_HINT}") from exc
+                raise UserError(f"resizing Mario frames needs OpenCV: {MARIO_INSTALL_HINT}") from exc
             self._cv2 = cv2
 
     def _process(self, frame: np.ndarray) -> np.ndarray:

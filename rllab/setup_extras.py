@@ -27,6 +27,7 @@ MARIO_DEPENDENCIES = (
     "imageio-ffmpeg>=0.5",
 )
 MARIO_INSTALL_COMMAND = "rllab setup mario"
+MARIO_INSTALL_HINT = f"install the Mario extra with `{MARIO_INSTALL_COMMAND}`"
 
 
 def mario_pip_commands(

@@ -49,14 +49,14 @@ def test_masked_dqn_only_picks_legal_moves():
     model = MaskableDQN("MlpPolicy", env, learning_starts=50, buffer_size=500, train_freq=4, seed=0,
                         policy_kwargs={"net_arch": [32]}, device="cpu")
     model.learn(total_timesteps=300)
-    obs, info = env.reset(seed=0)
+    obs, _ = env.reset(seed=0)
     for _ in range(10):
         mask = env.action_masks()
         action, _ = model.predict(obs, deterministic=True, action_masks=mask)
         assert mask[int(action)]
-        obs, _, done, _, info = env.step(int(action))
+        obs, _, done, _, _ = env.step(int(action))
         if done:
-            obs, info = env.reset()
+            obs, _ = env.reset()
 
 
 def test_saved_policy_plays_matches_and_gtp(tmp_path):
@@ -80,7 +80,7 @@ def test_policy_opponent_inside_env(tmp_path):
     path = tmp_path / "p.zip"
     model.save(path)
     env = GoLiteEnv(size=5, opponent=f"policy:{path}", agent_color="white", history=1)
-    obs, info = env.reset(seed=1)
+    _obs, info = env.reset(seed=1)
     assert env.game.moves == 1 and np.flatnonzero(info["action_mask"]).size == 25
 
 

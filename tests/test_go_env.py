@@ -17,16 +17,12 @@ from envs.go.sgf import load_game
 from rllab.errors import UserError
 
 
-def first_legal(env: GoLiteEnv) -> int:
-    return int(np.flatnonzero(env.action_masks())[0])
-
-
 def play_out(env: GoLiteEnv, rng: np.random.Generator, seed: int):
-    obs, info = env.reset(seed=seed)
+    _, info = env.reset(seed=seed)
     total, done, steps = 0.0, False, 0
     while not done:
         legal = np.flatnonzero(info["action_mask"])
-        obs, reward, done, truncated, info = env.step(int(rng.choice(legal)))
+        _, reward, done, _, info = env.step(int(rng.choice(legal)))
         total += reward
         steps += 1
     return total, info, steps

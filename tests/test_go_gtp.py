@@ -117,7 +117,7 @@ def _dying_engine(tmp_path: Path, commands: int) -> str:
 
 def test_match_that_loses_its_engine_keeps_finished_games(tmp_path):
     out = tmp_path / "match"
-    player = make_player(_dying_engine(tmp_path, commands=60))
+    player = make_player(_dying_engine(tmp_path, commands=200))
     try:
         result = run_match(RandomPlayer(), player, size=5, games=50, out_dir=out, seed=1)
     finally:
@@ -198,3 +198,16 @@ def test_gnugo_match_and_score_cross_check(tmp_path):
         gnugo.close()
     assert result.games == 2
     assert result.score_agreements == result.score_checks
+
+
+def test_env_with_gtp_opponent_that_dies_raises_clear_error(tmp_path):
+    from envs.go.env import GoLiteEnv
+
+    env = GoLiteEnv(size=5, opponent=_dying_engine(tmp_path, commands=6), agent_color="black")
+    try:
+        env.reset(seed=0)                                       # boardsize, clear_board, komi, set_random_seed
+        with pytest.raises(GtpError, match="died"):
+            for _ in range(4):                                  # play + genmove each, engine quits on the 7th
+                env.step(int(env.action_masks().nonzero()[0][0]))
+    finally:
+        env.close()

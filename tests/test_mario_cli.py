@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from importlib import resources
 
 import pytest
@@ -53,6 +54,37 @@ def test_bench_prints_all_three_pipelines_and_the_ratio(capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     for name in ("raw", "ours", "gymnasium", "ours / gymnasium"):
         assert name in out
+
+
+def write_monitor(path, rows: list[tuple[float, int, int]]) -> None:
+    """An SB3 Monitor file with (finish time, length, max x) episodes."""
+    lines = ['#{"t_start": 0, "env_id": "rllab/SuperMario-v0"}', "r,l,t,x_pos_max,flag_get"]
+    lines += [f"{x / 10},{length},{t},{x},0" for t, length, x in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_curve_orders_episodes_of_all_envs_and_writes_a_png(tmp_path) -> None:
+    from rllab.commands.mario import training_episodes
+
+    (tmp_path / "monitor").mkdir()
+    write_monitor(tmp_path / "monitor" / "0.monitor.csv", [(1.0, 100, 400), (3.0, 50, 900)])
+    write_monitor(tmp_path / "monitor" / "1.monitor.csv", [(2.0, 80, 500), (4.0, 70, 1200)])
+    episodes = training_episodes(tmp_path)
+    assert [e["x_pos_max"] for e in episodes] == [400, 500, 900, 1200]
+    assert [e["timesteps"] for e in episodes] == [100, 180, 230, 300]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["mario", "curve", str(tmp_path), "--bins", "2"])
+    assert exit_info.value.code == 0
+    assert (tmp_path / "x_pos_max_curve.png").read_bytes()[:4] == b"\x89PNG"
+    with (tmp_path / "x_pos_max_curve.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["mean_x_pos_max"]) for r in rows] == [400.0, 866.7]  # steps 0-150: one episode; 150-300: three
+
+
+def test_curve_of_a_directory_without_monitor_files_is_one_line(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["mario", "curve", str(tmp_path)])
+    assert exit_info.value.code == 2 and "monitor" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "match"), [(["--steps", "0"], "--steps"), (["--actions", "all"], "action")])

@@ -99,6 +99,22 @@ def test_running_right_earns_progress_and_components_add_up(env) -> None:
     assert total == pytest.approx(sum(v for k, v in info.items() if k.startswith("ret_")))
 
 
+def test_reward_scale_scales_reward_and_components() -> None:
+    def rewards(**kwargs) -> tuple[list[float], dict]:
+        env = make(**kwargs)
+        try:
+            env.reset(seed=0)
+            steps = [env.step(RIGHT) for _ in range(12)]
+        finally:
+            env.close()
+        return [s[1] for s in steps], steps[-1][4]
+
+    scaled, info = rewards(reward_scale=0.1)
+    plain, _ = rewards()
+    assert scaled == pytest.approx([0.1 * r for r in plain]) and any(plain)
+    assert sum(info["reward_components"].values()) == pytest.approx(scaled[-1])
+
+
 def test_death_ends_the_stage_with_the_classic_penalty(env) -> None:
     env.reset(seed=0)
     _, info, terminated, truncated, _ = run_until_done(env, RIGHT)  # the first Goomba
@@ -165,6 +181,7 @@ def test_bad_actions_are_clear_errors(env, action) -> None:
         ({"frame_skip": 0}, "frame_skip"),
         ({"sticky_prob": 1.0}, "sticky_prob"),
         ({"sticky_prob": "0.1"}, "sticky_prob"),
+        ({"reward_scale": 0}, "reward_scale"),
         ({"resize": (84,)}, "resize"),
         ({"resize": "84"}, "resize"),
         ({"render_mode": "human"}, "render_mode"),
@@ -216,16 +233,23 @@ def test_render_is_the_full_colour_frame() -> None:
         env.close()
 
 
-def test_package_reward_reports_the_package_components() -> None:
-    env = make(reward="package")
+def test_package_reward_matches_the_package_stepped_frame_by_frame() -> None:
+    from gym_super_mario_bros import SuperMarioBrosEnv
+
+    ours = make(reward="package")
+    theirs = SuperMarioBrosEnv(target=(1, 1))
     try:
-        env.reset(seed=0)
-        for _ in range(20):
-            _, reward, _, _, info = env.step(RIGHT)
+        ours.reset(seed=0)
+        theirs.reset(seed=0)
+        for action, byte in [(RIGHT, 0x80)] * 15 + [(RIGHT_JUMP, 0x81)] * 5:
+            _, reward, _, _, info = ours.step(action)
+            expected = sum(theirs.step(byte)[1] for _ in range(4))
+            assert reward == pytest.approx(expected)
         assert {"ret_progress", "ret_time", "ret_coins", "ret_completion", "ret_death"} <= set(info)
         assert info["ret_progress"] > 0
     finally:
-        env.close()
+        ours.close()
+        theirs.close()
 
 
 def test_sb3_ppo_trains_on_subprocess_workers() -> None:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import envs  # noqa: F401  (registers rllab/SuperMario-v0)
-import envs.mario as mario
+from envs import mario
 from envs.mario_wrappers import (
     REWARD_CHOICES,
     REWARD_PRESETS,

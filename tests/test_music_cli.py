@@ -60,6 +60,6 @@ def test_compose_and_stats_errors(tmp_path, capsys):
 
 
 def test_bench_rules_prints_both_rates(capsys):
-    assert run(["bench", "rules", "--batch", "32", "--scalar-rows", "2", "--repeats", "1"]) == 0
+    assert run(["bench", "rules", "--batch", "32", "--scalar-rows", "2", "--rounds", "1"]) == 0
     printed = capsys.readouterr().out
     assert "scalar reference" in printed and "batched torch" in printed and "speed-up" in printed

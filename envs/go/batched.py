@@ -5,7 +5,7 @@ the neighbouring own groups by relabelling, captures the neighbouring opponent g
 and then one pass of gathers recounts every group's liberties, from which the legal masks of all games follow:
 an empty point is legal if it has an empty neighbour, an own neighbour group with >= 2 liberties or an opponent
 neighbour group with exactly 1, and it is not the ko point. Positional superko uses a Zobrist-style hash (a sum
-of random 63-bit values, which can be recomputed in one reduction) checked against each game's own history.
+of random 62-bit values, so a capture is subtracted in one reduction) checked against each game's own history.
 Everything is tensor ops over the batch; there is no Python loop over games.
 """
 
@@ -42,8 +42,8 @@ class BatchedGo:
         zob[EMPTY] = 0
         self._zobrist = zob.to(self.device)
         self._arange_p = torch.arange(p, device=self.device)
+        self._identity = torch.arange(p + 1, device=self.device).expand(batch, -1).contiguous()
         self._rows = torch.arange(batch, device=self.device)
-        self._hist_cols = torch.arange(self.max_moves + 1, device=self.device)
         self.reset()
 
     # -- state ---------------------------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ class BatchedGo:
         """Start new games: all of them, or those selected by a boolean/index tensor."""
         b, p, dev = self.batch, self.points, self.device
         if games is None:
-            self.color = torch.zeros((b, p + 1), dtype=torch.long, device=dev)
+            self.color = torch.zeros((b, p + 1), dtype=torch.int8, device=dev)
             self.mask = torch.ones((b, p + 1), dtype=torch.bool, device=dev)
             self.color[:, p] = EDGE
             self.labels = torch.full((b, p + 1), p, dtype=torch.long, device=dev)
@@ -149,13 +149,16 @@ class BatchedGo:
         if bool(capturing.any()):  # captures are rare: compare labels only in the games that capture
             rows_c = self._rows[capturing]
             dead[rows_c] = (labels[rows_c].unsqueeze(2) == capture_lbl[rows_c].unsqueeze(1)).any(2)
-        merge = (labels.unsqueeze(2) == own_lbl.unsqueeze(1)).any(2)
         color = self.color[:, :p]
         color.masked_fill_(dead, EMPTY)
         labels.masked_fill_(dead, p)
-        labels.copy_(torch.where(merge, act.unsqueeze(1), labels))
+        # Relabel the merged neighbour groups to the new stone with one lookup table per game.
+        relabel = self._identity.clone()
+        merging = own_lbl >= 0
+        relabel.scatter_(1, torch.where(merging, own_lbl, p), torch.where(merging, act.unsqueeze(1), p))
+        labels.copy_(relabel.gather(1, labels))
         rows = self._rows[place]
-        self.color[rows, act[place]] = me[place]
+        self.color[rows, act[place]] = me[place].to(torch.int8)
         self.labels[rows, act[place]] = act[place]
         n_dead = dead.sum(1)
         single = place & in_eye & (n_dead == 1)
@@ -169,7 +172,8 @@ class BatchedGo:
             removed = self._zobrist[opp[captured_any]] * dead[rows_c]
             h[rows_c] -= removed.sum(1)
         self.hashes = h
-        seen = ((self.history == h.unsqueeze(1)) & (self._hist_cols <= self.moves.unsqueeze(1) - 1)).any(1)
+        # Unused history slots hold 0, the empty board's hash, which no position after a stone is placed has.
+        seen = (self.history == h.unsqueeze(1)).any(1)
         self.superko |= place & seen
         self.history[self._rows[active], self.moves[active]] = h[active]
         self.to_play = torch.where(active, 1 - self.to_play, self.to_play)

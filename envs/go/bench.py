@@ -118,13 +118,27 @@ def env_rate(backend: str, size: int, seconds: float, seed: int = 0, history: in
     t0, c0 = time.perf_counter(), time.process_time()
     deadline = t0 + seconds
     while time.perf_counter() < deadline:
-        _, info = env.reset(seed=int(rng.integers(1 << 30)))
+        env.reset(seed=int(rng.integers(1 << 30)))
         done = False
         while not done:
             legal = np.flatnonzero(env.action_masks())
-            _, _, done, _, info = env.step(int(legal[rng.integers(len(legal))]))
+            _, _, done, _, _ = env.step(int(legal[rng.integers(len(legal))]))
             moves += 1
     return Rate("env", backend, size, moves, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def paired_rates(fn, size: int, seconds: float, rounds: int = 4) -> tuple[Rate, Rate]:
+    """Ours and OpenSpiel through ``fn`` in alternating slices, so both see the same machine load."""
+    totals = {}
+    for r in range(rounds):
+        for backend in ("ours", "openspiel"):
+            rate = fn(backend, size, seconds / rounds, seed=r)
+            if backend in totals:
+                prev = totals[backend]
+                rate = Rate(rate.what, backend, size, prev.moves + rate.moves, prev.wall_s + rate.wall_s,
+                            prev.cpu_s + rate.cpu_s)
+            totals[backend] = rate
+    return totals["ours"], totals["openspiel"]
 
 
 def batched_rate(size: int, batch: int, seconds: float, device: str = "cpu", seed: int = 0) -> Rate:

@@ -15,7 +15,7 @@ its neighbours' groups. Points are numbered like OpenSpiel's actions: ``row*N + 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class _Geometry:
                               (p - 1) if p % n != 0 else -1,
                               (p - n) if p - n >= 0 else -1) if q >= 0)
             for p in range(self.points))
+        self.neighbour_bits = tuple(sum(1 << q for q in ns) for ns in self.neighbours)
         self.mask_bytes = (self.points + 1 + 7) // 8
         self.pass_bit = 1 << self.points
 
@@ -61,7 +62,7 @@ class _Geometry:
         return (((x << 1) & self.not_first_col) | ((x >> 1) & self.not_last_col) | (x << n) | (x >> n)) & self.full
 
 
-@lru_cache(maxsize=None)
+@cache
 def geometry(size: int) -> _Geometry:
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or not MIN_SIZE <= size <= MAX_SIZE:
         raise UserError(f"board size must be an integer in {MIN_SIZE}..{MAX_SIZE}, got {size!r}")
@@ -84,8 +85,31 @@ class GoGame:
     ``history`` (actions played), ``superko``, ``over``.
     """
 
-    __slots__ = ("size", "komi", "max_moves", "geo", "stones", "to_play", "ko", "moves", "history", "superko",
-                 "over", "resigned", "board", "_consecutive_passes", "_mask", "_mask_bits", "_group", "_gstones", "_glibs", "_seen", "_captures")
+    __slots__ = (
+        "_atari",
+        "_board_flat",
+        "_captures",
+        "_consecutive_passes",
+        "_glibs",
+        "_group",
+        "_gstones",
+        "_mask",
+        "_mask_bits",
+        "_seen",
+        "board",
+        "geo",
+        "history",
+        "ko",
+        "komi",
+        "max_moves",
+        "moves",
+        "over",
+        "resigned",
+        "size",
+        "stones",
+        "superko",
+        "to_play",
+    )
 
     def __init__(self, size: int = 9, komi: float | None = None, max_moves: int | None = None):
         self.geo = geometry(size)
@@ -106,6 +130,7 @@ class GoGame:
         self.resigned = -1                        # colour that resigned (GTP players may), -1 if none
         self._consecutive_passes = 0
         self.board = np.zeros((2, self.geo.points), dtype=np.uint8)  # the bitboards as arrays, kept in step
+        self._board_flat = self.board.reshape(-1)
         self._mask = np.zeros(self.geo.points + 1, dtype=bool)
         self._mask_bits = 0
         self._group = [-1] * self.geo.points      # point -> group id (the point that founded the group)
@@ -113,6 +138,7 @@ class GoGame:
         self._glibs: tuple[dict[int, int], dict[int, int]] = ({}, {})  # per colour: group id -> liberty bitboard
         self._seen = {0}                          # every whole-board position so far (black | white << N²)
         self._captures = [0, 0]                   # stones captured by black, by white
+        self._atari = [0, 0]                      # per colour: stones of groups with exactly one liberty
 
     # -- copying -----------------------------------------------------------------------------------------
     def clone(self) -> GoGame:
@@ -125,12 +151,14 @@ class GoGame:
         other.superko, other.over, other.resigned = self.superko, self.over, self.resigned
         other._consecutive_passes = self._consecutive_passes
         other.board = self.board.copy()
+        other._board_flat = other.board.reshape(-1)
         other._mask, other._mask_bits = self._mask.copy(), self._mask_bits
         other._group = self._group[:]
         other._gstones = dict(self._gstones)
         other._glibs = (dict(self._glibs[0]), dict(self._glibs[1]))
         other._seen = set(self._seen)
         other._captures = self._captures[:]
+        other._atari = self._atari[:]
         return other
 
     # -- queries -------------------------------------------------------------------------------------------
@@ -156,26 +184,20 @@ class GoGame:
         if self.over:
             return 0
         geo = self.geo
-        empty = geo.full & ~(self.stones[0] | self.stones[1])
-        breathing = geo.dilate(empty)
+        full = geo.full
+        empty = full & ~(self.stones[0] | self.stones[1])
+        n = geo.size
+        breathing = (((empty << 1) & geo.not_first_col) | ((empty >> 1) & geo.not_last_col)
+                     | (empty << n) | (empty >> n))
         legal = empty & breathing
         walled = empty & ~breathing
         if walled:
-            group_of = self._group
-            own_libs, opp_libs = self._glibs[self.to_play], self._glibs[1 - self.to_play]
-            while walled:
-                low = walled & -walled
-                walled ^= low
-                for q in geo.neighbours[low.bit_length() - 1]:
-                    gid = group_of[q]
-                    libs = own_libs.get(gid)
-                    if libs is not None:
-                        if libs != low:
-                            legal |= low
-                            break
-                    elif opp_libs[gid] == low:
-                        legal |= low
-                        break
+            # Walled-in points are legal next to an own group with another liberty or an opponent group in atari.
+            me = self.to_play
+            atari = self._atari
+            support = (self.stones[me] & ~atari[me]) | atari[1 - me]
+            legal |= walled & (((support << 1) & geo.not_first_col) | ((support >> 1) & geo.not_last_col)
+                                | (support << n) | (support >> n))
         if self.ko >= 0:
             legal &= ~(1 << self.ko)
         return legal | geo.pass_bit
@@ -188,18 +210,13 @@ class GoGame:
         """
         legal = self.legal_bits()
         diff = legal ^ self._mask_bits
-        if diff.bit_count() > 6:
-            raw = np.frombuffer(legal.to_bytes(self.geo.mask_bytes, "little"), dtype=np.uint8)
-            self._mask = np.unpackbits(raw, count=self.geo.points + 1, bitorder="little").view(np.bool_)
-        else:
-            mask = self._mask
-            while diff:
-                low = diff & -diff
-                diff ^= low
-                i = low.bit_length() - 1
-                mask[i] = not mask[i]
+        mask = self._mask
+        while diff:
+            low = diff & -diff
+            diff ^= low
+            mask[low.bit_length() - 1] = bool(legal & low)
         self._mask_bits = legal
-        return self._mask.copy()
+        return mask.copy()
 
     def legal_actions(self) -> list[int]:
         """Sorted legal actions, pass last (OpenSpiel's order)."""
@@ -219,6 +236,10 @@ class GoGame:
         if self.stones[1] >> point & 1:
             return WHITE
         return -1
+
+    def atari_stones(self, color: int) -> int:
+        """Stones of ``color`` whose group has exactly one liberty."""
+        return self._atari[color]
 
     def group_liberties(self, point: int) -> int:
         """Liberty bitboard of the group at ``point`` (0 if the point is empty)."""
@@ -279,25 +300,27 @@ class GoGame:
         else:
             self._consecutive_passes = 0
             self._place(action, me)
-            key = self.stones[0] | (self.stones[1] << geo.points)
-            if key in self._seen:
+            seen = self._seen
+            before = len(seen)
+            seen.add(self.stones[0] | (self.stones[1] << geo.points))
+            if len(seen) == before:  # this whole-board position occurred before
                 self.superko = True
-            else:
-                self._seen.add(key)
         self.to_play = 1 - me
         if self.superko or self._consecutive_passes >= 2 or self.moves >= self.max_moves:
             self.over = True
 
     def _place(self, p: int, me: int) -> None:
+        """Put a stone of ``me`` on ``p``: captures, group merge, liberties, atari sets and the ko point."""
         geo = self.geo
         bit = 1 << p
         group_of = self._group
         gstones = self._gstones
         own_libs, opp_libs = self._glibs[me], self._glibs[1 - me]
         stones = self.stones
+        atari = self._atari
         # Played into an opponent's eye (every neighbour an opponent stone): the ko candidate shape.
         in_eye = True
-        own_ids = []
+        own_ids = None
         dead = 0
         for q in geo.neighbours[p]:
             gid = group_of[q]
@@ -305,49 +328,71 @@ class GoGame:
                 in_eye = False
             elif gid in own_libs:
                 in_eye = False
-                if gid not in own_ids:
+                if own_ids is None:
+                    own_ids = [gid]
+                elif gid not in own_ids:
                     own_ids.append(gid)
-            elif gid in opp_libs:
-                libs = opp_libs[gid] & ~bit
+            else:  # an opponent group (ids are unique across colours), unless already captured via another side
+                libs = opp_libs.get(gid)
+                if libs is None:
+                    continue
+                libs &= ~bit
                 if libs:
                     opp_libs[gid] = libs
+                    if not libs & (libs - 1):
+                        atari[1 - me] |= gstones[gid]
                 else:
                     dead |= gstones.pop(gid)
                     del opp_libs[gid]
-        stones[me] |= bit
-        self.board[me, p] = 1
+        mine = stones[me] | bit
+        stones[me] = mine
+        self._board_flat[me * geo.points + p] = 1
         if dead:
             stones[1 - me] &= ~dead
+            atari[1 - me] &= ~dead
             self._captures[me] += dead.bit_count()
             for q in bits(dead):
                 group_of[q] = -1
             self.board[1 - me, list(bits(dead))] = 0
-        # Merge into the largest neighbouring group so that only the smaller ones are relabelled.
-        if own_ids:
-            gid = max(own_ids, key=lambda g: gstones[g].bit_count()) if len(own_ids) > 1 else own_ids[0]
+        empty = geo.full & ~(mine | stones[1 - me])
+        # Merge into the largest neighbouring group so that only the smaller ones are relabelled. Without a
+        # capture the new liberties are the old ones plus the stone's empty neighbours, minus the stone itself.
+        libs = geo.neighbour_bits[p]
+        if own_ids is None:
+            gid, merged = p, bit
+        else:
+            gid = own_ids[0] if len(own_ids) == 1 else max(own_ids, key=lambda g: gstones[g].bit_count())
             merged = gstones[gid] | bit
+            libs |= own_libs[gid]
             for other in own_ids:
                 if other != gid:
                     g = gstones.pop(other)
-                    del own_libs[other]
+                    libs |= own_libs.pop(other)
                     merged |= g
                     for q in bits(g):
                         group_of[q] = gid
-        else:
-            gid, merged = p, bit
         group_of[p] = gid
         gstones[gid] = merged
-        empty = geo.full & ~(stones[0] | stones[1])
-        own_libs[gid] = geo.dilate(merged) & empty
         if dead:
+            libs = geo.dilate(merged) & empty
             # The mover's other groups touching the captured stones gain those points as liberties.
-            touching = geo.dilate(dead) & stones[me] & ~merged
+            touching = geo.dilate(dead) & mine & ~merged
             while touching:
                 other = group_of[(touching & -touching).bit_length() - 1]
                 g = gstones[other]
-                own_libs[other] = geo.dilate(g) & empty
+                glibs = own_libs[other] = geo.dilate(g) & empty
                 touching &= ~g
-        self.ko = (dead.bit_length() - 1) if in_eye and dead and not dead & (dead - 1) else -1
+                if glibs & (glibs - 1):
+                    atari[me] &= ~g
+            self.ko = (dead.bit_length() - 1) if in_eye and not dead & (dead - 1) else -1
+        else:
+            libs &= empty
+            self.ko = -1
+        own_libs[gid] = libs
+        if libs & (libs - 1):
+            atari[me] &= ~merged
+        else:
+            atari[me] |= merged
 
     # -- scoring -----------------------------------------------------------------------------------------
     def score(self) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -91,9 +91,13 @@ def stack_planes(planes: np.ndarray, to_play: int) -> np.ndarray:
 
 
 class GoLiteEnv(gym.Env):
-    """Go on an N x N board with OpenSpiel's rules; see the module docstring."""
+    """Go on an N x N board with OpenSpiel's rules; see the module docstring.
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
+    ``engine_factory(size, komi, max_moves)`` builds the rules engine (default :class:`GoGame`); the benchmark
+    passes an OpenSpiel adapter so that both engines run through this very class.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
 
     def __init__(self, size: int = 7, komi: float | None = None, opponent: str | Player | None = "random",
                  agent_color: str = "alternate", history: int = 4, illegal: str = "lose",

@@ -65,31 +65,26 @@ class HeuristicPlayer(RandomPlayer):
         own, opp = game.stones[me], game.stones[1 - me]
         geo = game.geo
         # Liberties of own groups in atari: playing there may save them.
-        atari_points = 0
-        seen = 0
-        for p in bits(own):
-            if seen >> p & 1:
-                continue
-            group = game.group_stones(p)
-            seen |= group
-            libs = game.group_liberties(p)
-            if libs and not libs & (libs - 1):
-                atari_points |= libs
+        atari_points = geo.dilate(game.atari_stones(me)) & game.empty
+        empty = game.empty
+        opp_atari = game.atari_stones(1 - me)
         best, best_score = [], -1e9
         for p in bits(game.legal_bits() & geo.full):
-            captured, libs = game.move_effect(p)
-            nbrs = geo.neighbours[p]
-            own_eye = all(own >> q & 1 for q in nbrs)
+            nbrs = geo.neighbour_bits[p]
+            if (nbrs & empty).bit_count() >= 3 and not nbrs & opp_atari:
+                captured, libs = 0, 3        # cannot capture, keeps >= 3 liberties: skip the look-ahead
+            else:
+                captured, libs = game.move_effect(p)
             score = 10.0 * captured
             if atari_points >> p & 1 and libs >= 2:
                 score += 8.0
             if libs == 1 and not captured:
                 score -= 6.0
-            if own_eye and not captured:
+            if not nbrs & ~own and not captured:   # filling an own eye
                 score -= 20.0
             if libs >= 3:
                 score += 0.5
-            score += 0.25 * sum(opp >> q & 1 for q in nbrs)
+            score += 0.25 * (nbrs & opp).bit_count()
             if score > best_score + 1e-9:
                 best, best_score = [p], score
             elif abs(score - best_score) <= 1e-9:
@@ -205,7 +200,7 @@ def make_player(spec: str | Player | None, *, size: int | None = None, komi: flo
         from envs.go.gtp import GtpPlayer, split_command
 
         return GtpPlayer(split_command(spec[4:]))
-    path = spec[7:] if spec.startswith("policy:") else spec
+    path = spec.removeprefix("policy:")
     if spec.startswith("policy:") or Path(path).exists():
         return PolicyPlayer(load_policy(path), deterministic=deterministic, name=Path(path).name)
     raise UserError(f"unknown opponent {spec!r} (not a builtin and no such path); {choices_hint(BUILTIN)}; "

@@ -26,21 +26,20 @@ def list_envs() -> None:
 
 def list_presets() -> None:
     """List the shipped training presets (name, env, algo, budget) and experiment specs."""
-    from rich.table import Table
-
     from rllab.config import list_presets as presets, preset_dir
 
-    table = Table("preset", "env", "algo", "steps", "default", "description", box=None)
     for name, data in presets().items():
-        table.add_row(name, str(data.get("env")), str(data.get("algo")), f"{data.get('steps', '-'):,}"
-                      if isinstance(data.get("steps"), int) else "-", "yes" if data.get("default") else "",
-                      str(data.get("description", "")))
-    console.print(table)
+        steps = data.get("steps")
+        budget = f"{steps:,} steps" if isinstance(steps, int) else "-"
+        default = " [green](default)[/]" if data.get("default") else ""
+        console.print(f"[bold]{name}[/]{default}  {data.get('env')} · {data.get('algo')} · {budget}", highlight=False)
+        if data.get("description"):
+            console.print(f"    [dim]{data['description']}[/]", highlight=False)
     specs = sorted((preset_dir() / "experiments").glob("*.yaml"))
     if specs:
         console.print("\n[bold]experiment specs[/] (run with `rllab experiment PATH`):")
         for spec in specs:
-            console.print(f"  {spec}")
+            console.print(f"  {spec}", highlight=False)
 
 
 def train(

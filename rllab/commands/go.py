@@ -116,13 +116,13 @@ def bench_go(
         table.add_column(col, justify="right")
     for size in size_list:
         for what, fn in (("engine", bench.engine_rate), ("env (obs+mask)", bench.env_rate)):
-            ours = fn("ours", size, seconds)
-            row = [str(size), what, "ours", f"{ours.per_s:,.0f}", f"{ours.per_cpu_s:,.0f}", ""]
-            if openspiel:
-                theirs = fn("openspiel", size, seconds)
+            if openspiel:  # alternating slices: both backends run under the same load
+                ours, theirs = bench.paired_rates(fn, size, 2 * seconds)
                 table.add_row(str(size), what, "openspiel", f"{theirs.per_s:,.0f}", f"{theirs.per_cpu_s:,.0f}", "")
-                row[-1] = f"{ours.per_cpu_s / theirs.per_cpu_s:.2f}x"
-            table.add_row(*row)
+                ratio = f"{ours.per_cpu_s / theirs.per_cpu_s:.2f}x"
+            else:
+                ours, ratio = fn("ours", size, seconds), ""
+            table.add_row(str(size), what, "ours", f"{ours.per_s:,.0f}", f"{ours.per_cpu_s:,.0f}", ratio)
         for batch in batch_list:
             r = bench.batched_rate(size, batch, seconds, device=dev)
             table.add_row(str(size), r.what, r.backend, f"{r.per_s:,.0f}", f"{r.per_cpu_s:,.0f}", "")

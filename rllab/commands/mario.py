@@ -1,4 +1,4 @@
-"""CLI commands for Super Mario Bros: ``rllab setup mario`` and ``rllab bench mario``."""
+"""CLI commands for Super Mario Bros: ``rllab setup mario``, ``rllab bench mario`` and ``rllab mario curve``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def setup_mario(
 ) -> None:
     """Install gym-super-mario-bros 9.1.0 + nes-py 9.0.1 (works on Python 3.11 too), then smoke-test the env."""
     from rich.console import Console
+    from rich.markup import escape
 
     from rllab.errors import UserError
     from rllab.setup_extras import install_mario, installed_mario_versions, mario_pip_commands
@@ -38,12 +39,12 @@ def setup_mario(
         return
 
     def run(cmd: list[str]) -> int:  # pip shows its own progress; nes-py compiles C++ for ~30-120 s
-        console.print(f"[bold]$ {' '.join(cmd)}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[bold]$ {escape(' '.join(cmd))}[/]", highlight=False, soft_wrap=True)
         return subprocess.call(cmd)
 
     install_mario(run)
     # A fresh interpreter: this one may hold the numpy that pip just replaced.
-    smoke = subprocess.run([sys.executable, "-c", _SMOKE], capture_output=True, text=True)
+    smoke = subprocess.run([sys.executable, "-c", _SMOKE], capture_output=True, text=True, check=False)
     if smoke.returncode != 0:
         last = (smoke.stderr.strip().splitlines() or ["no output"])[-1]
         raise UserError(f"installed, but the smoke test failed: {last}")
@@ -56,7 +57,6 @@ class BenchResult:
     """Throughput of one pipeline, summed over the interleaved rounds."""
 
     name: str
-    frames_per_step: int
     agent_steps: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
@@ -73,9 +73,9 @@ class BenchResult:
 
 def _pipelines(actions: str) -> dict[str, tuple[Any, int]]:
     """name -> (env, emulated frames per agent step); all three on World 1-1 with the same action set."""
-    import gymnasium as gym
     import gym_super_mario_bros  # noqa: F401  (registers SuperMarioBros-*)
     import gym_super_mario_bros.actions as action_lists
+    import gymnasium as gym
     from nes_py.wrappers import JoypadSpace
 
     import envs  # noqa: F401
@@ -95,7 +95,7 @@ def run_benchmark(steps: int, actions: str, seed: int, rounds: int = 3,
     import numpy as np
 
     pipelines = _pipelines(actions)
-    results = {name: BenchResult(name, skip) for name, (_, skip) in pipelines.items()}
+    results = {name: BenchResult(name) for name in pipelines}
     try:
         for env, _ in pipelines.values():
             env.reset(seed=seed)
@@ -131,15 +131,16 @@ def bench_mario(
     from rich.console import Console
     from rich.progress import Progress
 
-    from envs.mario import ACTION_SETS, INSTALL_HINT, mario_available
+    from envs.mario import ACTION_SETS, mario_available
     from rllab.errors import UserError, choices_hint
+    from rllab.setup_extras import MARIO_INSTALL_HINT
 
     if steps < 3:
         raise UserError(f"--steps must be >= 3, got {steps}")
     if actions not in ACTION_SETS:
         raise UserError(f"unknown --actions {actions!r}; {choices_hint(ACTION_SETS)}")
     if not mario_available():
-        raise UserError(f"the Mario benchmark needs the emulator: {INSTALL_HINT}")
+        raise UserError(f"the Mario benchmark needs the emulator: {MARIO_INSTALL_HINT}")
     console = Console()
     rounds = 3
     with Progress(console=console, transient=True) as progress:
@@ -191,7 +192,7 @@ def curve(
     out: Path | None = typer.Option(None, help="PNG to write (default RUN/x_pos_max_curve.png)."),
     bins: int = typer.Option(10, help="Number of equal-width step bins in the printed table."),
 ) -> None:
-    """Plot mean max x-position of training episodes against steps; print it per bin."""
+    """Plot max x-position of training episodes against steps; print and save (CSV) its mean per step bin."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -199,7 +200,7 @@ def curve(
     import numpy as np
     from rich.console import Console
 
-    from rllab.atomic import write_with
+    from rllab.atomic import write_text, write_with
     from rllab.errors import UserError
 
     if bins < 1:
@@ -212,20 +213,23 @@ def curve(
     flags = np.array([e["flag_get"] for e in episodes])
     edges = np.linspace(0, steps[-1], bins + 1)
     which = np.clip(np.searchsorted(edges, steps, side="left") - 1, 0, bins - 1)
-    console = Console()
-    console.print("steps up to   episodes  mean max x  flag rate")
-    centres, means = [], []
+    table = []
     for b in range(bins):
         mask = which == b
         if mask.any():
-            centres.append((edges[b] + edges[b + 1]) / 2)
-            means.append(x_max[mask].mean())
-            console.print(f"{edges[b + 1]:11.0f} {mask.sum():10d} {x_max[mask].mean():11.1f} {flags[mask].mean():10.2f}",
-                          highlight=False)
+            table.append({"steps_from": edges[b], "steps_to": edges[b + 1], "episodes": int(mask.sum()),
+                          "mean_x_pos_max": round(float(x_max[mask].mean()), 1),
+                          "flag_rate": round(float(flags[mask].mean()), 3)})
+    console = Console()
+    console.print("steps up to   episodes  mean max x  flag rate")
+    for row in table:
+        console.print(f"{row['steps_to']:11.0f} {row['episodes']:10d} {row['mean_x_pos_max']:11.1f} "
+                      f"{row['flag_rate']:10.2f}", highlight=False)
+    centres = [(row["steps_from"] + row["steps_to"]) / 2 for row in table]
+    means = [row["mean_x_pos_max"] for row in table]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(steps, x_max, s=4, alpha=0.25, label="episode")
     ax.plot(centres, means, "o-", color="C1", label=f"mean per {edges[1]:.0f} steps")
-    ax.axhline(3161, color="grey", ls="--", lw=0.8, label="flag (x = 3161)")
     ax.set_xlabel("training steps")
     ax.set_ylabel("max x-position in episode")
     ax.set_title(f"Super Mario Bros 1-1: {run.name}")
@@ -234,7 +238,11 @@ def curve(
     out = out or run / "x_pos_max_curve.png"
     write_with(out, lambda path: fig.savefig(path, dpi=120, format="png"), suffix=".png")
     plt.close(fig)
-    console.print(f"{len(episodes)} episodes; curve: {out}")
+    csv_path = out.with_suffix(".csv")
+    lines = [",".join(table[0])] + [",".join(f"{v:.0f}" if "steps" in k else str(v) for k, v in row.items())
+                                     for row in table]
+    write_text(csv_path, "\n".join(lines) + "\n")
+    console.print(f"{len(episodes)} episodes; curve: {out} (table: {csv_path})")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -208,7 +208,8 @@ def tutor(
     tuner_fields = dict(spec.get("tuner") or {})
     overrides = {"steps": steps, "c": c, "seed": seed}
     tuner_fields.update({k: v for k, v in overrides.items() if v is not None})
-    make_dataclass(TunerConfig, tuner_fields, f"preset {preset} tuner")  # validates c, names, values up front
+    base = make_dataclass(TunerConfig, tuner_fields, f"preset {preset} tuner")  # validates c and names up front
+    settings = note_rnn_settings(spec.get("note_rnn") or {})
     eval_cfg = {"compositions": 10_000, "samples": 100, **(spec.get("eval") or {})}
     n_eval = compositions if compositions is not None else int(eval_cfg["compositions"])
     n_samples = samples if samples is not None else int(eval_cfg["samples"])
@@ -218,9 +219,8 @@ def tutor(
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    prior = obtain_prior(note_rnn, note_rnn_settings(spec.get("note_rnn") or {}), dev, console)
+    prior = obtain_prior(note_rnn, settings, dev, console)
     timings["corpus + Note RNN"] = time.perf_counter() - t0
-    base = make_dataclass(TunerConfig, tuner_fields, "tuner")
     primers = load_primers(base.priming)
     reward = base.reward_spec(prior=True)
 

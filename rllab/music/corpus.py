@@ -218,7 +218,7 @@ def build_corpus(collections: Iterable[str] | str | None = None, *, spec: TokenS
             counts["steps"] += len(tokens)
     order = np.random.default_rng(seed).permutation(len(melodies))
     is_valid = np.zeros(len(melodies), dtype=bool)
-    is_valid[order[:int(round(len(melodies) * valid_fraction))]] = True
+    is_valid[order[:round(len(melodies) * valid_fraction)]] = True
     histogram = np.bincount(np.concatenate(melodies), minlength=spec.num_classes) if melodies else \
         np.zeros(spec.num_classes, dtype=np.int64)
     lengths = np.array([len(m) for m in melodies])

@@ -64,10 +64,10 @@ def tokens_from_notes(notes: list[tuple[float, float, int]], pad: float, spec: T
             while pitch >= spec.max_pitch:
                 pitch -= 12
         exact = (offset + pad) * per_quarter
-        start = int(round(exact))
+        start = round(exact)
         if abs(exact - start) > 1e-6:
             stats.add("onsets_off_grid")
-        stop = max(start + 1, int(round((end + pad) * per_quarter)))
+        stop = max(start + 1, round((end + pad) * per_quarter))
         if start in onsets:
             stats.add("onset_collisions")
             if onsets[start][0] >= pitch:

@@ -119,8 +119,8 @@ def composition_stats(tokens: Any, *, key: Key | str = C_MAJOR, spec: TokenSpec 
         "notes_in_motif": float((comps["motif"] > 0).mean()),
         "notes_in_repeated_motif": float((comps["repeated_motif"] > 0).mean()),
     }
-    for lag in (1, 2, 3):
-        coeff = prefix_autocorrelation(t, lag)[:, -1].numpy()
+    for lag, coeffs in zip((1, 2, 3), prefix_autocorrelation(t, (1, 2, 3)), strict=True):
+        coeff = coeffs[:, -1].numpy()
         stats[f"autocorrelation_lag{lag}"] = float(np.nanmean(coeff)) if (~np.isnan(coeff)).any() else float("nan")
     stats.update(interval_counts(arr, key, spec))
     pitches = arr[arr >= NUM_SPECIAL]

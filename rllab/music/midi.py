@@ -119,15 +119,15 @@ def midi_to_tokens(path: str | os.PathLike[str], *, spec: TokenSpec = PAPER_SPEC
         if instrument.is_drum:
             continue
         for note in instrument.notes:
-            start = int(round(pm.time_to_tick(note.start) / ticks_per_step))
-            end = max(start + 1, int(round(pm.time_to_tick(note.end) / ticks_per_step)))
+            start = round(pm.time_to_tick(note.start) / ticks_per_step)
+            end = max(start + 1, round(pm.time_to_tick(note.end) / ticks_per_step))
             notes.append((note.pitch, start, end))
     if not notes:
         raise UserError(f"{path} holds no (non-drum) notes")
     total = max(end for _, _, end in notes)
     for instrument in pm.instruments:
         for cc in instrument.control_changes:
-            total = max(total, int(round(pm.time_to_tick(cc.time) / ticks_per_step)))
+            total = max(total, round(pm.time_to_tick(cc.time) / ticks_per_step))
     folded = [(_fold(p, spec), s, e) for p, s, e in notes]
     if any(p != q for (p, _, _), (q, _, _) in zip(notes, folded, strict=True)):
         warnings.warn(f"{path}: pitches outside [{spec.min_pitch}, {spec.max_pitch}) moved by octaves",
@@ -178,7 +178,9 @@ def piano_roll_png(tokens: Sequence[int] | np.ndarray, path: str | os.PathLike[s
     ax.set_xlim(0, len(arr))
     ax.set_ylim(low, high)
     ax.set_xlabel(f"step (1/{spec.steps_per_bar} bar)")
-    ax.set_ylabel("MIDI pitch")
+    ticks = [p for p in range(low, high) if p % 12 in (0, 7)]
+    ax.set_yticks([p + 0.5 for p in ticks], [f"{'C' if p % 12 == 0 else 'G'}{p // 12 - 1}" for p in ticks])
+    ax.set_ylabel("pitch")
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -98,6 +98,17 @@ def total_reward(components: Mapping[str, Any], weights: str | Mapping[str, floa
 
 
 __all__ = [
-    "A_MINOR", "C_MAJOR", "DEFAULT_LENGTH", "DEFAULT_PRESET", "Key", "PRESETS_WITHOUT_PRIOR", "REWARD_PRESETS",
-    "RULES", "batched_step_rewards", "parse_key", "preset_weights", "step_rewards", "total_reward",
+    "A_MINOR",
+    "C_MAJOR",
+    "DEFAULT_LENGTH",
+    "DEFAULT_PRESET",
+    "PRESETS_WITHOUT_PRIOR",
+    "REWARD_PRESETS",
+    "RULES",
+    "Key",
+    "batched_step_rewards",
+    "parse_key",
+    "preset_weights",
+    "step_rewards",
+    "total_reward",
 ]

@@ -2,9 +2,10 @@
 
 Component ``[:, t]`` scores action ``tokens[:, t]`` given ``tokens[:, :t]``, exactly as the scalar reference in
 :mod:`rllab.music.theory_ref` does (the hypothesis test checks bit-equality). Everything is tensor algebra on the
-tokens' device: run lengths from pairwise masks, prefix autocorrelations from cumulative integer sums, motif
-windows from one-hot cumulative counts, interval rewards from lookup tables. Only the leap rule, a small state
-machine, loops over time (T steps of vector ops, not B x T Python steps).
+tokens' device: repeat runs from prefix counts and running maxima, prefix autocorrelations from cumulative integer
+sums, motif pitch counts from distances to previous occurrences, repeated motifs from exact integer window codes,
+interval rewards from lookup tables. Only the leap rule, a small state machine, loops over time (T steps of vector
+ops, not B x T Python steps).
 """
 
 from __future__ import annotations
@@ -47,26 +48,56 @@ def rule_tonic(tokens: torch.Tensor, tonic_token: int, length: int) -> torch.Ten
     return hit.to(_F64) * rb.TONIC_REWARD
 
 
-def rule_repeat(tokens: torch.Tensor) -> torch.Tensor:
-    """Per step: walk back over the run of the action (holds/rests may interleave) and count its copies."""
-    _, steps = tokens.shape
-    idx = torch.arange(steps, device=tokens.device)
-    action = tokens[:, :, None]                     # [B, t, 1]
-    earlier = tokens[:, None, :]                    # [B, 1, s]
-    before = (idx[None, :] < idx[:, None])[None]    # s < t
-    same = earlier == action
-    blocker = before & ~same & (earlier >= NUM_SPECIAL)
-    last_blocker = torch.where(blocker, idx, -1).amax(dim=2, keepdim=True)
-    in_run = before & (idx > last_blocker)
-    copies = (in_run & same).sum(dim=2)
-    interrupted = (in_run & ~same).any(dim=2)
+def _last_pitch_index(tokens: torch.Tensor) -> torch.Tensor:
+    """``[:, t]`` = index of the last pitch token strictly before ``t`` (-1 if none)."""
+    batch, steps = tokens.shape
+    idx = torch.arange(steps, device=tokens.device).expand(batch, steps)
+    last = torch.where(tokens >= NUM_SPECIAL, idx, -1).cummax(dim=1).values
+    return torch.cat([torch.full_like(last[:, :1], -1), last[:, :-1]], dim=1)
+
+
+def _count_before(mask: torch.Tensor) -> torch.Tensor:
+    """``[:, t]`` = number of True in ``mask[:, :t]`` (an exclusive prefix count, shape [B, T + 1])."""
+    zero = torch.zeros_like(mask[:, :1], dtype=torch.int64)
+    return torch.cat([zero, mask.to(torch.int64).cumsum(1)], dim=1)
+
+
+def rule_repeat(tokens: torch.Tensor, last_pitch: torch.Tensor) -> torch.Tensor:
+    """Per step: walk back over the run of the action (holds/rests may interleave) and count its copies.
+
+    The run ends (going back) at the last pitch that differs from the action. For a special action that is the
+    last pitch before ``t``; for a pitch action repeating the previous pitch it is the pitch before the start of
+    that pitch's run, found with a running maximum. Counts inside the run come from prefix sums, so the rule is
+    O(B x T).
+    """
+    batch, steps = tokens.shape
+    t = torch.arange(steps, device=tokens.device).expand(batch, steps)
+    is_pitch = tokens >= NUM_SPECIAL
+    safe_last = last_pitch.clamp(min=0)
+    prev_pitch = torch.where(last_pitch >= 0, tokens.gather(1, safe_last), -1)
+    new_run = is_pitch & (tokens != prev_pitch)
+    run_block = torch.where(new_run, last_pitch, -1).cummax(dim=1).values   # last differing pitch before a run
+    repeats_pitch = is_pitch & (prev_pitch == tokens)
+    start = torch.where(repeats_pitch, run_block.gather(1, safe_last), last_pitch)   # run = (start, t)
+    pitches_before = _count_before(is_pitch)
+    offs_before = _count_before(tokens == NOTE_OFF)
+    holds_before = _count_before(tokens == NO_EVENT)
+    after_start = (start + 1)
+    copies_of = {
+        "pitch": pitches_before[:, :-1] - pitches_before.gather(1, after_start),
+        "off": offs_before[:, :-1] - offs_before.gather(1, after_start),
+        "hold": holds_before[:, :-1] - holds_before.gather(1, after_start),
+    }
+    copies = torch.where(is_pitch, torch.where(repeats_pitch, copies_of["pitch"], 0),
+                         torch.where(tokens == NOTE_OFF, copies_of["off"], copies_of["hold"]))
+    interrupted = (t - start - 1 - copies) > 0
     limit = torch.where(interrupted, rb.REPEAT_LIMIT_INTERRUPTED, rb.REPEAT_LIMIT)
     excessive = ((tokens == NOTE_OFF) & (copies > rb.NOTE_OFF_LIMIT)) | (copies > limit)
     return excessive.to(_F64) * rb.REPEAT_PENALTY
 
 
-def prefix_autocorrelation(tokens: torch.Tensor, lag: int) -> torch.Tensor:
-    """``[:, t]`` = autocorrelation of ``tokens[:, :t+1]`` at ``lag`` (NaN where the prefix is constant).
+def prefix_autocorrelation(tokens: torch.Tensor, lags: tuple[int, ...] = rb.AUTOCORR_LAGS) -> torch.Tensor:
+    """``[k, :, t]`` = autocorrelation of ``tokens[:, :t+1]`` at ``lags[k]`` (NaN where the prefix is constant).
 
     Integer closed forms of the reference's ``sum(dev[i+lag] * dev[i]) / sum(dev**2)`` with ``dev = n*x - sum``.
     """
@@ -74,41 +105,55 @@ def prefix_autocorrelation(tokens: torch.Tensor, lag: int) -> torch.Tensor:
     batch, steps = x.shape
     n = torch.arange(1, steps + 1, device=x.device, dtype=torch.int64).expand(batch, steps)
     s = x.cumsum(1)
-    q = (x * x).cumsum(1)
-    denominator = n * n * q - n * s * s
-    if lag >= steps:  # every prefix is shorter than the lag: empty sums
-        numerator = torch.zeros_like(x)
-    else:
-        zeros = torch.zeros(batch, lag, dtype=torch.int64, device=x.device)
-        # p[:, t] = sum_{i <= t-lag} x_i x_{i+lag}; head[:, t] = sum_{i <= t-lag} x_i; tail = sum_{lag <= i <= t} x_i
-        p = torch.cat([zeros, (x[:, lag:] * x[:, :steps - lag]).cumsum(1)], dim=1)
-        head = torch.cat([zeros, s[:, :steps - lag]], dim=1)
-        tail = s - s[:, lag - 1:lag]
-        numerator = n * n * p - n * s * (head + tail) + (n - lag) * s * s
-        numerator = torch.where(n > lag, numerator, 0)
-    coeff = numerator.to(_F64) / denominator.to(_F64)
-    return torch.where(denominator == 0, torch.full_like(coeff, float("nan")), coeff)
+    denominator = n * n * (x * x).cumsum(1) - n * s * s
+    constant = denominator == 0
+    denominator = denominator.to(_F64)
+    out = []
+    for lag in lags:
+        if lag >= steps:  # every prefix is shorter than the lag: empty sums
+            numerator = torch.zeros_like(x)
+        else:
+            zeros = torch.zeros(batch, lag, dtype=torch.int64, device=x.device)
+            # p[:, t] = sum_{i <= t-lag} x_i x_{i+lag}; head = sum_{i <= t-lag} x_i; tail = sum_{lag <= i <= t} x_i
+            p = torch.cat([zeros, (x[:, lag:] * x[:, :steps - lag]).cumsum(1)], dim=1)
+            head = torch.cat([zeros, s[:, :steps - lag]], dim=1)
+            tail = s - s[:, lag - 1:lag]
+            numerator = n * n * p - n * s * (head + tail) + (n - lag) * s * s
+            numerator = torch.where(n > lag, numerator, 0)
+        coeff = numerator.to(_F64) / denominator
+        out.append(torch.where(constant, torch.full_like(coeff, float("nan")), coeff))
+    return torch.stack(out)
 
 
 def rule_autocorrelation(tokens: torch.Tensor) -> torch.Tensor:
     penalty = torch.zeros(tokens.shape, dtype=_F64, device=tokens.device)
-    for lag in rb.AUTOCORR_LAGS:
-        coeff = prefix_autocorrelation(tokens, lag)
+    for coeff in prefix_autocorrelation(tokens, rb.AUTOCORR_LAGS):
         hit = ~torch.isnan(coeff) & (coeff.abs() > rb.AUTOCORR_THRESHOLD)
         penalty = torch.where(hit, penalty - rb.AUTOCORR_WEIGHT * coeff.abs(), penalty)
     return penalty
 
 
 def window_pitch_counts(tokens: torch.Tensor, window: int) -> torch.Tensor:
-    """``[:, t]`` = distinct pitches in ``tokens[:, t-window+1 : t+1]``; -1 where the window is not full yet."""
+    """``[:, t]`` = distinct pitches in ``tokens[:, t-window+1 : t+1]``; -1 where the window is not full yet.
+
+    A pitch counts at its first position in the window: where the distance back to its previous occurrence
+    exceeds its offset inside the window.
+    """
     batch, steps = tokens.shape
     out = torch.full((batch, steps), -1, dtype=torch.int64, device=tokens.device)
     if steps < window:
         return out
-    ordered = tokens.unfold(1, window, 1).sort(dim=-1).values        # [B, W, window]
-    first = torch.ones_like(ordered, dtype=torch.bool)
-    first[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
-    out[:, window - 1:] = (first & (ordered >= NUM_SPECIAL)).sum(-1)
+    gap = torch.full_like(tokens, window)        # distance to the previous equal token (window = "none close")
+    for d in range(window - 1, 0, -1):
+        same = torch.zeros_like(tokens, dtype=torch.bool)
+        same[:, d:] = tokens[:, d:] == tokens[:, :-d]
+        gap = torch.where(same, d, gap)
+    is_pitch = tokens >= NUM_SPECIAL
+    count = torch.zeros(batch, steps - window + 1, dtype=torch.int64, device=tokens.device)
+    for j in range(window):                      # position j of the window ending at e = start + window - 1
+        span = slice(j, steps - window + 1 + j)
+        count += (is_pitch[:, span] & (gap[:, span] > j)).to(torch.int64)
+    out[:, window - 1:] = count
     return out
 
 
@@ -153,12 +198,8 @@ def rule_repeated_motif(tokens: torch.Tensor, distinct: torch.Tensor, window: in
 
 def previous_pitches(tokens: torch.Tensor) -> torch.Tensor:
     """``[:, t]`` = the last pitch token in ``tokens[:, :t]``, or -1 if there is none."""
-    batch, steps = tokens.shape
-    idx = torch.arange(steps, device=tokens.device).expand(batch, steps)
-    last = torch.where(tokens >= NUM_SPECIAL, idx, -1).cummax(dim=1).values
-    last_before = torch.cat([torch.full_like(last[:, :1], -1), last[:, :-1]], dim=1)
-    prev = tokens.gather(1, last_before.clamp(min=0))
-    return torch.where(last_before >= 0, prev, -1)
+    last = _last_pitch_index(tokens)
+    return torch.where(last >= 0, tokens.gather(1, last.clamp(min=0)), -1)
 
 
 def rule_intervals(tokens: torch.Tensor, prev: torch.Tensor, lut: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -178,30 +219,36 @@ def rule_intervals(tokens: torch.Tensor, prev: torch.Tensor, lut: dict[str, torc
 
 
 def leap_outcomes(tokens: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
-    """The leap state machine of the reference, stepped over time for the whole batch: +1 / -1 / 0 per step."""
+    """The leap state machine of the reference for the whole batch: +1 resolved / -1 doubled / 0 per step.
+
+    Whether a step is a leap, its direction and the steps since the last leap depend only on the tokens, so they
+    are computed for all steps at once; only the direction and the note leapt from are carried through time.
+    """
     batch, steps = tokens.shape
     device = tokens.device
+    t_idx = torch.arange(steps, device=device).expand(batch, steps)
+    is_pitch = tokens >= NUM_SPECIAL
+    leap = is_pitch & (prev >= 0) & ((tokens - prev).abs() >= rb.LEAP_MIN_INTERVAL) & (t_idx > 0)
+    step = is_pitch & ~leap & (t_idx > 0)
+    leap_dir = torch.where(tokens > prev, 1, -1)
+    last_leap = torch.where(leap, t_idx, 0).cummax(dim=1).values
+    last_leap_before = torch.cat([torch.zeros_like(last_leap[:, :1]), last_leap[:, :-1]], dim=1)
+    waited = (t_idx - 1 - last_leap_before) > rb.LEAP_RESOLVE_WAIT
     direction = torch.zeros(batch, dtype=torch.int64, device=device)
     leapt_from = torch.zeros(batch, dtype=torch.int64, device=device)
-    since = torch.zeros(batch, dtype=torch.int64, device=device)
-    outcomes = torch.zeros(batch, steps, dtype=torch.int64, device=device)
+    resolved = torch.zeros(batch, steps, dtype=torch.bool, device=device)
+    doubled = torch.zeros(batch, steps, dtype=torch.bool, device=device)
     for t in range(1, steps):
-        action, before = tokens[:, t], prev[:, t]
-        is_pitch = action >= NUM_SPECIAL
-        leap = is_pitch & (before >= 0) & ((action - before).abs() >= rb.LEAP_MIN_INTERVAL)
-        step = is_pitch & ~leap
-        leap_dir = torch.where(action > before, 1, -1)
-        start = leap & (direction == 0)
-        back = leap & (direction != 0) & (direction != leap_dir)
-        doubled = leap & (direction != 0) & (direction == leap_dir)
-        gradual = step & (((direction == 1) & (action <= leapt_from)) | ((direction == -1) & (action >= leapt_from)))
-        outcome = torch.where(back & (since > rb.LEAP_RESOLVE_WAIT), 1, 0)
-        outcome = torch.where(gradual, 1, torch.where(doubled, -1, outcome))
-        outcomes[:, t] = outcome
-        leapt_from = torch.where(start, before, leapt_from)
-        direction = torch.where(start, leap_dir, torch.where(back | gradual, 0, direction))
-        since = torch.where(leap, 0, since + 1)
-    return outcomes
+        active = direction != 0
+        same = direction == leap_dir[:, t]
+        start = leap[:, t] & ~active
+        back = leap[:, t] & active & ~same
+        gradual = step[:, t] & active & (direction * (leapt_from - tokens[:, t]) >= 0)
+        resolved[:, t] = (back & waited[:, t]) | gradual
+        doubled[:, t] = leap[:, t] & active & same
+        leapt_from = torch.where(start, prev[:, t], leapt_from)
+        direction = torch.where(start, leap_dir[:, t], torch.where(back | gradual, 0, direction))
+    return resolved.to(torch.int64) - doubled.to(torch.int64)
 
 
 def rule_leaps(outcomes: torch.Tensor) -> torch.Tensor:
@@ -241,7 +288,7 @@ def batched_rewards(tokens: torch.Tensor, tables: KeyTables, spec: TokenSpec, le
     return {
         "key": rule_key(tokens, lut["in_key"]),
         "tonic": rule_tonic(tokens, tables.tonic_token, length),
-        "repeat": rule_repeat(tokens),
+        "repeat": rule_repeat(tokens, _last_pitch_index(tokens)),
         "autocorrelation": rule_autocorrelation(tokens),
         "motif": rule_motif(distinct),
         "repeated_motif": rule_repeated_motif(tokens, distinct, window, spec.num_classes),
