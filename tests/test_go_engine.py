@@ -124,3 +124,20 @@ def test_resign_decides_outcome():
     play_gtp(g, "C3")
     g.resign()                                        # white resigns
     assert g.over and g.outcome() == 1
+
+
+def test_repeats_position_predicts_superko_exactly():
+    import random
+
+    rng = random.Random(0)
+    repeats = 0
+    for _ in range(120):
+        g = GoGame(3)
+        while not g.over:
+            for a in g.legal_actions()[:-1]:
+                after = g.clone()
+                after.apply(a)
+                assert g.repeats_position(a) == after.superko
+                repeats += after.superko
+            g.play(rng.choice(g.legal_actions()))
+    assert repeats > 0

@@ -17,8 +17,8 @@ from rllab.config import build_config
 from rllab.errors import UserError
 from rllab.runs import RunDir
 
-TINY = ["--set", "n_envs=2", "--set", "eval.freq=256", "--set", "eval.episodes=2", "--set", "checkpoint.freq=256",
-        "--set", "stop_at_reward=null"]
+TINY = ["--set", "n_envs=2", "--set", "batch_size=64", "--set", "eval.freq=256", "--set", "eval.episodes=2",
+        "--set", "checkpoint.freq=256", "--set", "stop_at_reward=null"]
 
 
 def test_train_writes_a_complete_run_directory(cli, tmp_path: Path):
@@ -44,8 +44,8 @@ def test_train_writes_a_complete_run_directory(cli, tmp_path: Path):
 def test_same_seed_same_result(tmp_path: Path):
     returns = []
     for name in ("a", "b"):
-        config = build_config("CartPole-v1", "ppo", overrides={"steps": 512, "n_envs": 2, "eval.freq": 0,
-                                                              "seed": 5})
+        config = build_config("CartPole-v1", "ppo", overrides={"steps": 512, "n_envs": 2, "batch_size": 64,
+                                                              "eval.freq": 0, "seed": 5})
         run = RunDir.create(tmp_path / name, config.to_dict(), seed=5)
         sb3.train(config, run, progress=False)
         returns.append(sb3.evaluate_run(run, episodes=2)["return_mean"])

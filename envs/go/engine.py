@@ -253,6 +253,20 @@ class GoGame:
         gid = self._group[point]
         return self._gstones[gid] if gid >= 0 else 0
 
+    def repeats_position(self, point: int) -> bool:
+        """Would the side to move playing ``point`` recreate an earlier whole-board position (a superko draw)?"""
+        me, geo = self.to_play, self.geo
+        bit = 1 << point
+        captured = 0
+        opp_libs = self._glibs[1 - me]
+        for q in geo.neighbours[point]:
+            gid = self._group[q]
+            if gid in opp_libs and opp_libs[gid] == bit:
+                captured |= self._gstones[gid]
+        own, opp = self.stones[me] | bit, self.stones[1 - me] & ~captured
+        black, white = (own, opp) if me == BLACK else (opp, own)
+        return (black | (white << geo.points)) in self._seen
+
     def move_effect(self, point: int) -> tuple[int, int]:
         """(stones captured, liberties of the mover's group) if the side to move played ``point`` now.
 

@@ -52,7 +52,8 @@ class RandomPlayer(Player):
 
 
 class HeuristicPlayer(RandomPlayer):
-    """Greedy one-ply rules: capture the most stones, save own groups in atari, avoid self-atari and own eyes.
+    """Greedy one-ply rules: capture the most stones, save own groups in atari, avoid self-atari and own eyes,
+    and avoid recreating an earlier position (which would end the game as a superko draw).
 
     Ties break at random. It passes only when every board move would fill its own eye or put itself in atari,
     so under Tromp-Taylor scoring it keeps playing until the board is settled.
@@ -84,6 +85,8 @@ class HeuristicPlayer(RandomPlayer):
                 score -= 20.0
             if libs >= 3:
                 score += 0.5
+            if game.repeats_position(p):
+                score -= 15.0
             score += 0.25 * (nbrs & opp).bit_count()
             if score > best_score + 1e-9:
                 best, best_score = [p], score
