@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "hidden_size": 100,
     "num_layers": 1,
     "dropout": 0.0,
+    "bar_position": False,
     "collections": "default",
     "steps": 3000,
     "batch_size": 128,
@@ -52,32 +53,59 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class NoteRNN(nn.Module):
-    """LSTM over one-hot tokens -> linear -> logits (paper preset: 1 layer of 100 units, 38 classes)."""
+State = tuple[torch.Tensor, ...]
 
-    def __init__(self, num_classes: int = 38, hidden_size: int = 100, num_layers: int = 1, dropout: float = 0.0):
+
+class NoteRNN(nn.Module):
+    """LSTM over one-hot tokens -> linear -> logits (paper preset: 1 layer of 100 units, 38 classes).
+
+    With ``bar_steps > 0`` the input also carries the one-hot of the position in the bar (a learned embedding added
+    to the LSTM's input projection): the k-th input fed since ``state=None`` gets position ``k % bar_steps``. When
+    the first input is the start token, that is the bar position of the step being predicted (corpus melodies start
+    on a downbeat). Such a model's state is ``(h, c, position)``, so step-by-step calls give the same logits as one
+    call over the whole sequence; without the feature the state is the LSTM's ``(h, c)``, as before.
+    """
+
+    def __init__(self, num_classes: int = 38, hidden_size: int = 100, num_layers: int = 1, dropout: float = 0.0,
+                 bar_steps: int = 0):
         super().__init__()
-        if num_classes < 3 or hidden_size < 1 or num_layers < 1 or not 0.0 <= dropout < 1.0:
+        if num_classes < 3 or hidden_size < 1 or num_layers < 1 or not 0.0 <= dropout < 1.0 or bar_steps < 0:
             raise UserError(f"bad Note RNN shape: classes={num_classes} hidden={hidden_size} "
-                            f"layers={num_layers} dropout={dropout}")
+                            f"layers={num_layers} dropout={dropout} bar_steps={bar_steps}")
         self.config = {"num_classes": int(num_classes), "hidden_size": int(hidden_size),
-                       "num_layers": int(num_layers), "dropout": float(dropout)}
+                       "num_layers": int(num_layers), "dropout": float(dropout), "bar_steps": int(bar_steps)}
         self.num_classes = num_classes
         self.bos_token = num_classes
-        self.lstm = nn.LSTM(num_classes + 1, hidden_size, num_layers, batch_first=True,
+        self.bar_steps = int(bar_steps)
+        self.lstm = nn.LSTM(num_classes + 1 + self.bar_steps, hidden_size, num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.head = nn.Linear(hidden_size, num_classes)
 
-    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu", position: Any = 0) -> State:
+        """Zero LSTM state; a bar-position model also gets the position of its next input (int or ``[B]``)."""
         shape = (self.config["num_layers"], batch_size, self.config["hidden_size"])
-        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+        zeros = torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+        if not self.bar_steps:
+            return zeros
+        pos = torch.as_tensor(position, dtype=torch.long, device=device).expand(batch_size) % self.bar_steps
+        return (*zeros, pos.clone())
 
-    def forward(self, tokens: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """``tokens[B, T]`` (0..num_classes, the last being the start token) -> ``(logits[B, T, C], state)``."""
         x = nn.functional.one_hot(tokens.long(), self.num_classes + 1).to(self.head.weight.dtype)
-        out, state = self.lstm(x, state)
-        return self.head(out), state
+        if not self.bar_steps:
+            out, state = self.lstm(x, state)
+            return self.head(out), state
+        if state is None:
+            state = self.initial_state(tokens.shape[0], tokens.device)
+        if len(state) != 3:
+            raise ValueError("a bar-position Note RNN needs its own (h, c, position) state (see initial_state)")
+        h, c, pos = state
+        steps = torch.arange(tokens.shape[1], device=tokens.device)
+        where = (pos[:, None] + steps) % self.bar_steps
+        x = torch.cat([x, nn.functional.one_hot(where, self.bar_steps).to(x.dtype)], dim=-1)
+        out, (h, c) = self.lstm(x, (h, c))
+        return self.head(out), (h, c, (pos + tokens.shape[1]) % self.bar_steps)
 
 
 # -- save / load -------------------------------------------------------------------------------------------------
@@ -206,7 +234,8 @@ class WindowSampler:
         self.weights = self.lengths.double()
         self.seq_len, self.start_fraction, self.skip_first = seq_len, start_fraction, skip_first
 
-    def batch(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(inputs, targets with -100 where no loss is taken, start offset of each window in ``[BOS] + melody``)."""
         which = torch.multinomial(self.weights, size, replacement=True, generator=generator)
         lengths = self.lengths[which]
         max_start = (lengths - self.seq_len - 1).clamp(min=0)
@@ -218,7 +247,7 @@ class WindowSampler:
         targets = torch.where(inside, window, -100)[:, 1:]
         warmup = (start > 0)[:, None] & (j[None, 1:] <= self.skip_first)
         targets = torch.where(warmup, -100, targets)
-        return window[:, :-1].clone(), targets
+        return window[:, :-1].clone(), targets, start
 
 
 @torch.no_grad()
@@ -260,6 +289,8 @@ def resolve_config(preset: dict[str, Any], overrides: dict[str, Any] | None = No
     for key in ("steps", "batch_size", "seq_len", "eval_every", "checkpoint_every", "hidden_size", "num_layers"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise UserError(f"{key} must be a positive integer, got {config[key]!r}")
+    if not isinstance(config["bar_position"], bool):
+        raise UserError(f"bar_position must be true or false, got {config['bar_position']!r}")
     return config
 
 
@@ -334,7 +365,8 @@ def train_note_rnn(config: dict[str, Any], out: str | os.PathLike[str] | None = 
         corpus = load_corpus(config["collections"], progress=progress)
     torch.manual_seed(config["seed"])
     spec = _corpus_spec(corpus)
-    model = NoteRNN(spec.num_classes, config["hidden_size"], config["num_layers"], config["dropout"]).to(dev)
+    model = NoteRNN(spec.num_classes, config["hidden_size"], config["num_layers"], config["dropout"],
+                    bar_steps=spec.steps_per_bar if config["bar_position"] else 0).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], weight_decay=config["l2"])
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config["lr_decay_every"], config["lr_decay"])
     use_amp = bool(config["amp"]) and dev.type == "cuda"
@@ -389,10 +421,12 @@ def train_note_rnn(config: dict[str, Any], out: str | os.PathLike[str] | None = 
             while step < config["steps"]:
                 if limit_s is not None and wall() >= limit_s:
                     break
-                inputs, targets = sampler.batch(config["batch_size"], generator)
+                inputs, targets, start = sampler.batch(config["batch_size"], generator)
                 inputs, targets = inputs.to(dev, non_blocking=True), targets.to(dev, non_blocking=True)
+                # a window's first input is token `start` of [BOS] + melody, so its bar position is `start`
+                state = model.initial_state(len(start), dev, start.to(dev)) if model.bar_steps else None
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=use_amp):
-                    logits, _ = model(inputs)
+                    logits, _ = model(inputs, state)
                     loss = nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
                                                        targets.reshape(-1), ignore_index=-100)
                 optimizer.zero_grad(set_to_none=True)

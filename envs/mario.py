@@ -30,7 +30,10 @@ _PACKAGE_COMPONENTS = ("progress", "time", "score", "coins", "powerup", "complet
 
 def mario_available() -> bool:
     """True when gym-super-mario-bros and nes-py are importable."""
-    return all(importlib.util.find_spec(m) is not None for m in ("gym_super_mario_bros", "nes_py"))
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("gym_super_mario_bros", "nes_py"))
+    except (ImportError, ValueError):  # ValueError: a module blocked in sys.modules
+        return False
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:

@@ -65,3 +65,13 @@ def test_default_run_paths_are_unique(tmp_path: Path):
     second = default_run_path(tmp_path, "rllab/GoLite-v0", "ppo", seed=3)
     assert first != second and first.parent == second.parent
     assert first.parent.parent.name == "rllab-GoLite-v0" and first.name.endswith("-s3")
+
+
+def test_atomic_files_get_normal_permissions(tmp_path: Path):
+    import os
+
+    target = tmp_path / "artefact.txt"
+    atomic.write_text(target, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

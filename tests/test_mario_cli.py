@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from envs.mario import mario_available
 from envs.mario_wrappers import REWARD_CHOICES
 from rllab.cli import main
-from rllab.config import build_config, list_presets
+from rllab.config import build_config, list_presets, read_yaml
 from rllab.experiment import load_spec
 
 needs_mario = pytest.mark.skipif(not mario_available(), reason="needs the [mario] extra: run `rllab setup mario`")
@@ -29,11 +30,19 @@ def test_ppo_and_dqn_presets_use_a_cnn_and_report_the_task_metrics() -> None:
 
 
 def test_reward_experiment_compares_presets_on_max_x() -> None:
-    spec = load_spec(SPEC)
+    spec = read_yaml(Path(str(SPEC)))
+    rewards = {(changes or {}).get("env_kwargs.reward", "classic") for changes in spec["variants"].values()}
+    assert spec["metric"] == "x_pos_max" and len(spec["seeds"]) >= 3
+    assert {"classic", "package"} <= rewards <= set(REWARD_CHOICES) and len(rewards) == len(spec["variants"])
+
+
+@needs_mario
+@pytest.mark.mario
+def test_reward_experiment_spec_validates() -> None:
+    spec = load_spec(SPEC)  # builds every variant's config and env
     jobs = spec.run_configs()
-    rewards = {config["env_kwargs"].get("reward", "classic") for _, _, config in jobs}
-    assert spec.metric == "x_pos_max" and len(spec.seeds) >= 3
-    assert {"classic", "package"} <= rewards <= set(REWARD_CHOICES) and len(rewards) == len(spec.variants)
+    assert len(jobs) == len(spec.variants) * len(spec.seeds)
+    assert len({config["env_kwargs"]["reward"] for _, _, config in jobs}) == len(spec.variants)
 
 
 @needs_mario

@@ -122,3 +122,16 @@ def test_presets_and_config_validation():
         resolve_config({}, {"stpes": 10})
     with pytest.raises(UserError, match="steps must be a positive integer"):
         resolve_config({}, {"steps": 0})
+
+
+@pytest.mark.gpu
+def test_training_and_sampling_on_cuda_with_amp(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    config = {"hidden_size": 32, "steps": 20, "batch_size": 8, "seq_len": 24, "eval_every": 10,
+              "checkpoint_every": 10, "amp": True}
+    run = train_note_rnn(config, tmp_path / "run", device="cuda", progress=False, corpus=tiny_corpus())
+    assert json.loads((run / "metrics.json").read_text())["device"].startswith("cuda")
+    model = load_note_rnn(run, device="cuda")
+    tokens = sample(model, 4, 8, generator=torch.Generator(device="cuda").manual_seed(0))
+    assert tokens.is_cuda and tokens.shape == (4, 8)

@@ -191,6 +191,7 @@ def curve(
     run: Path = typer.Argument(..., help="An `rllab train` run directory on rllab/SuperMario-v0."),
     out: Path | None = typer.Option(None, help="PNG to write (default RUN/x_pos_max_curve.png)."),
     bins: int = typer.Option(10, help="Number of equal-width step bins in the printed table."),
+    baseline: float | None = typer.Option(None, help="Draw a reference line, e.g. a random policy's mean max x."),
 ) -> None:
     """Plot max x-position of training episodes against steps; print and save (CSV) its mean per step bin."""
     import matplotlib
@@ -230,6 +231,8 @@ def curve(
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(steps, x_max, s=4, alpha=0.25, label="episode")
     ax.plot(centres, means, "o-", color="C1", label=f"mean per {edges[1]:.0f} steps")
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", ls="--", lw=1, label=f"baseline ({baseline:g})")
     ax.set_xlabel("training steps")
     ax.set_ylabel("max x-position in episode")
     ax.set_title(f"Super Mario Bros 1-1: {run.name}")
