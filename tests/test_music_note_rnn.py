@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agents.note_rnn import (
-    DEFAULTS, NoteRNN, load_note_rnn, load_preset, resolve_config, sample, save_note_rnn, sequence_log_probs,
+    DEFAULTS, NoteRNN, WindowSampler, load_note_rnn, load_preset, resolve_config, sample, save_note_rnn, sequence_log_probs,
     train_note_rnn,
 )
 from rllab.errors import UserError
@@ -48,6 +48,42 @@ def test_forward_shapes_and_state():
     assert NoteRNN(**model.config).config == model.config
     with pytest.raises(UserError):
         NoteRNN(hidden_size=0)
+
+
+def test_bar_position_state_makes_chunked_calls_match_one_call(tmp_path):
+    torch.manual_seed(0)
+    model = NoteRNN(hidden_size=16, bar_steps=4).eval()
+    tokens = torch.randint(0, 39, (3, 11))
+    whole, (_, _, position) = model(tokens)
+    assert position.tolist() == [11 % 4] * 3
+    state, chunks = model.initial_state(3), []
+    for a, b in [(0, 1), (1, 4), (4, 5), (5, 11)]:
+        out, state = model(tokens[:, a:b], state)
+        chunks.append(out)
+    torch.testing.assert_close(torch.cat(chunks, 1), whole)
+    # a state that starts mid-bar (as training windows do) continues the count
+    _, after_five = model(tokens[:, :5])
+    torch.testing.assert_close(model(tokens[:, 5:], after_five)[0], whole[:, 5:])
+    offset = model.initial_state(3, position=torch.tensor([1, 2, 3]))
+    assert offset[2].tolist() == [1, 2, 3]
+    # the feature is used: the same tokens at another bar position give other logits
+    assert not torch.allclose(model(tokens, offset)[0], whole)
+    with pytest.raises(ValueError, match="position"):
+        model(tokens, model.initial_state(3)[:2])
+    loaded = load_note_rnn(save_note_rnn(model, tmp_path / "bar.pt"))
+    assert loaded.bar_steps == 4
+    torch.testing.assert_close(loaded(tokens)[0], whole)
+
+
+def test_training_windows_report_their_offset_in_the_melody():
+    melody = (2 + np.arange(60) % 36).astype(np.uint8)  # token k of [BOS] + melody is 2 + (k - 1) % 36
+    sampler = WindowSampler([melody], bos=38, seq_len=10, start_fraction=0.3, skip_first=3)
+    inputs, targets, start = sampler.batch(64, torch.Generator().manual_seed(0))
+    padded = np.concatenate([[38], melody])
+    for row in range(64):
+        assert inputs[row].tolist() == padded[int(start[row]):int(start[row]) + 10].tolist()
+    assert (start == 0).any() and (start > 0).any()
+    assert (targets[start > 0, :3] == -100).all() and (targets[start == 0] >= 0).all()
 
 
 def test_save_load_round_trip_and_errors(tmp_path):
@@ -110,6 +146,14 @@ def test_training_learns_writes_the_run_and_resumes(tmp_path):
         train_note_rnn(config, run, device="cpu", progress=False, corpus=corpus)
 
 
+def test_training_with_bar_position_learns(tmp_path):
+    config = {"hidden_size": 32, "steps": 60, "batch_size": 8, "seq_len": 24, "lr": 0.02, "eval_every": 60,
+              "checkpoint_every": 60, "skip_first_losses": 2, "bar_position": True}
+    run = train_note_rnn(config, tmp_path / "run", device="cpu", progress=False, corpus=tiny_corpus())
+    assert json.loads((run / "metrics.json").read_text())["valid_accuracy"] > 0.8
+    assert load_note_rnn(run).bar_steps == PAPER_SPEC.steps_per_bar
+
+
 def test_presets_and_config_validation():
     paper = load_preset("paper")
     assert {k: v for k, v in paper.items() if k != "description"} == \
@@ -122,6 +166,9 @@ def test_presets_and_config_validation():
         resolve_config({}, {"stpes": 10})
     with pytest.raises(UserError, match="steps must be a positive integer"):
         resolve_config({}, {"steps": 0})
+    assert load_preset("fast")["bar_position"] is True and paper["bar_position"] is False
+    with pytest.raises(UserError, match="bar_position must be true or false"):
+        resolve_config({}, {"bar_position": "yes"})
 
 
 @pytest.mark.gpu

@@ -83,3 +83,28 @@ def test_bench_melody_prints_throughput(capsys):
                     "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "steps/s" in out and "gradient steps/s" in out
+
+
+def test_tutor_presets_hold_the_paper_constants():
+    from agents.sequence_tutor import TunerConfig, make_dataclass
+    from rllab.commands.tutor import load_tutor_preset, note_rnn_settings, tutor_presets
+
+    assert {"fast", "paper"} <= set(tutor_presets())
+    paper = make_dataclass(TunerConfig, load_tutor_preset("paper")["tuner"], "tuner")
+    assert (paper.gamma, paper.c, paper.batch_size, paper.target_update, paper.steps) == (0.5, 0.5, 32, 0.01, 1_000_000)
+    for name in tutor_presets():
+        preset = load_tutor_preset(name)
+        make_dataclass(TunerConfig, preset["tuner"], "tuner")
+        assert note_rnn_settings(preset["note_rnn"])["hidden_size"] == 100
+
+
+def test_sb3_trains_on_the_melody_env_through_rllab_train(note_rnn_path, tmp_path):
+    out = tmp_path / "ppo"
+    assert run_cli(["train", "rllab/Melody-v0", "--algo", "ppo", "--steps", "256", "--out", str(out),
+                    "--no-progress", "--set", f"env_kwargs.note_rnn={note_rnn_path}", "--set", "n_envs=2",
+                    "--set", "n_steps=64", "--set", "batch_size=64", "--set", "eval.freq=0",
+                    "--set", "checkpoint.freq=0"]) == 0
+    assert (out / "model.zip").is_file()
+    assert run_cli(["evaluate", str(out), "-n", "2"]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    assert "music_theory_score" in json.dumps(result) and "log_p_mean" in json.dumps(result)
