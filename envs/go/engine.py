@@ -95,6 +95,7 @@ class GoGame:
         "_gstones",
         "_mask",
         "_mask_bits",
+        "_planes",
         "_seen",
         "board",
         "geo",
@@ -131,6 +132,7 @@ class GoGame:
         self._consecutive_passes = 0
         self.board = np.zeros((2, self.geo.points), dtype=np.uint8)  # the bitboards as arrays, kept in step
         self._board_flat = self.board.reshape(-1)
+        self._planes = self.board.reshape(2, self.size, self.size)
         self._mask = np.zeros(self.geo.points + 1, dtype=bool)
         self._mask_bits = 0
         self._group = [-1] * self.geo.points      # point -> group id (the point that founded the group)
@@ -152,6 +154,7 @@ class GoGame:
         other._consecutive_passes = self._consecutive_passes
         other.board = self.board.copy()
         other._board_flat = other.board.reshape(-1)
+        other._planes = other.board.reshape(2, other.size, other.size)
         other._mask, other._mask_bits = self._mask.copy(), self._mask_bits
         other._group = self._group[:]
         other._gstones = dict(self._gstones)
@@ -226,8 +229,8 @@ class GoGame:
         return 0 <= action <= self.geo.points and bool(self.legal_bits() >> action & 1)
 
     def planes(self) -> np.ndarray:
-        """(2, N, N) uint8 view: black stones, white stones (row 0 = the bottom row, as in OpenSpiel)."""
-        return self.board.reshape(2, self.size, self.size)
+        """(2, N, N) uint8 view (copy before changing it): black stones, white stones (row 0 = the bottom row)."""
+        return self._planes
 
     def color_at(self, point: int) -> int:
         """BLACK, WHITE or -1 for empty."""
@@ -320,7 +323,7 @@ class GoGame:
             if len(seen) == before:  # this whole-board position occurred before
                 self.superko = True
         self.to_play = 1 - me
-        if self.superko or self._consecutive_passes >= 2 or self.moves >= self.max_moves:
+        if self.moves >= self.max_moves or self.superko or self._consecutive_passes >= 2:
             self.over = True
 
     def _place(self, p: int, me: int) -> None:
