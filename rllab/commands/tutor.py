@@ -145,7 +145,8 @@ def targets_check(rows: dict[str, dict[str, float]]) -> list[str]:
         lines.append(f"- {name}: {value:.2%} (target {op} {bound:.0%}) {'✔' if ok else '✘'}")
     if "rl_only" in rows:
         margin = q["log_p_mean"] - rows["rl_only"]["log_p_mean"]
-        lines.append(f"- log p margin over RL only: {margin:+.2f} nats (target >= +1.00) {'✔' if margin >= 1 else '✘'}")
+        mark = "✔" if margin >= 1 else "✘"
+        lines.append(f"- log p margin over RL only: {margin:+.2f} nats (target >= +1.00) {mark}")
     return lines
 
 
@@ -226,8 +227,8 @@ def tutor(
 
     curves: dict[str, list[dict[str, float]]] = {}
     models: dict[str, Any] = {}
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         for method in method_list:
             cfg = make_dataclass(TunerConfig, {**tuner_fields, "method": method}, "tuner")
