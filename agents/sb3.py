@@ -95,6 +95,9 @@ def _model_kwargs(config: TrainConfig, algo_cls: type) -> dict[str, Any]:
                 raise UserError(f"hyperparameter {key}: bad linear schedule {value!r} (use lin_<float>)") from None
         kwargs[key] = value
     policy_kwargs = dict(config.policy_kwargs)
+    for key, value in policy_kwargs.items():  # e.g. features_extractor_class: "agents.go_models:SmallBoardCNN"
+        if key.endswith("_class") and isinstance(value, str) and ":" in value:
+            policy_kwargs[key] = import_object(value)
     if isinstance(policy_kwargs.get("activation_fn"), str):
         name = policy_kwargs["activation_fn"].lower()
         if name not in ACTIVATIONS:

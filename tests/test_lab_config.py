@@ -79,3 +79,21 @@ def test_every_shipped_preset_is_valid():
     assert "cartpole-ppo" in presets
     for name, data in presets.items():
         TrainConfig.from_dict({k: v for k, v in data.items()}, source=name)
+
+
+def test_policy_kwargs_classes_and_activations_are_resolved():
+    import torch.nn as nn
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.torch_layers import FlattenExtractor
+
+    from agents.sb3 import _model_kwargs
+
+    config = build_config("CartPole-v1", "ppo", overrides={
+        "policy_kwargs.activation_fn": "relu",
+        "policy_kwargs.features_extractor_class": "stable_baselines3.common.torch_layers:FlattenExtractor"})
+    kwargs = _model_kwargs(config, PPO)
+    assert kwargs["policy_kwargs"]["activation_fn"] is nn.ReLU
+    assert kwargs["policy_kwargs"]["features_extractor_class"] is FlattenExtractor
+    bad = build_config("CartPole-v1", "ppo", overrides={"policy_kwargs.features_extractor_class": "nope.mod:X"})
+    with pytest.raises(UserError, match="cannot import 'nope.mod'"):
+        _model_kwargs(bad, PPO)
