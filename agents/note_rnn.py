@@ -2,7 +2,8 @@
 
 Input is the one-hot of the previous token (the paper's encoding) plus one extra start-of-melody token
 ``bos_token = num_classes``, so a melody can be scored or sampled from its very first step; outputs are logits over
-the ``num_classes`` tokens. Training is teacher forcing on random windows of corpus melodies (windows that start
+the ``num_classes`` tokens. Optionally (``bar_position``) the input also carries the position in the bar, the main
+cue for hold versus onset. Training is teacher forcing on random windows of corpus melodies (windows that start
 mid-melody skip their first losses while the state warms up), Adam with L2 and gradient clipping, step decay of
 the learning rate, checkpoints in a run directory (atomic, resumable), AMP on CUDA.
 """
@@ -73,7 +74,9 @@ class NoteRNN(nn.Module):
             raise UserError(f"bad Note RNN shape: classes={num_classes} hidden={hidden_size} "
                             f"layers={num_layers} dropout={dropout} bar_steps={bar_steps}")
         self.config = {"num_classes": int(num_classes), "hidden_size": int(hidden_size),
-                       "num_layers": int(num_layers), "dropout": float(dropout), "bar_steps": int(bar_steps)}
+                       "num_layers": int(num_layers), "dropout": float(dropout)}
+        if bar_steps:  # only then, so files of models without the feature keep their old layout
+            self.config["bar_steps"] = int(bar_steps)
         self.num_classes = num_classes
         self.bos_token = num_classes
         self.bar_steps = int(bar_steps)

@@ -244,15 +244,19 @@ class MelodyVecEnv:
     ``reset()`` primes the prior and returns the last primer tokens ``[B]``; ``step(actions)`` appends one token
     per composition and returns ``(obs, reward, terminated, info)`` with every rule component and ``log_p`` as
     ``[B]`` tensors; all compositions end together after ``length`` steps. ``next_log_probs`` (``[B, C]``) is the
-    prior's distribution for the coming step, which G-learning's policy needs. With ``score=False`` a step only
-    advances the prior; :meth:`score_episode` then scores the whole episode in one batched call (what the tuner
-    does, since its exploration does not depend on rewards).
+    prior's distribution for the coming step, which G-learning's policy needs. A scored step costs O(1) rule ops
+    (:class:`~rllab.music.theory_torch.IncrementalRules` carries the rules' state; columns written unscored are
+    caught up on the next scored step). With ``score=False`` a step only advances the prior; :meth:`score_episode`
+    then scores the whole episode in one batched call (what the tuner does, since its exploration does not depend
+    on rewards).
     """
 
     def __init__(self, prior: NoteRNN, num_envs: int, *, reward: RewardSpec | None = None,
                  primers: np.ndarray | None = None, device: str | torch.device = "cpu",
                  generator: torch.Generator | None = None):
+        from rllab.music.keys import key_tables
         from rllab.music.theory import parse_key
+        from rllab.music.theory_torch import IncrementalRules
         from rllab.music.tokens import PAPER_SPEC
 
         if not (isinstance(num_envs, int) and num_envs >= 1):
@@ -273,6 +277,8 @@ class MelodyVecEnv:
         self.t = 0
         self._state: Any = None
         self.next_log_probs = torch.zeros(num_envs, self.num_classes, device=self.device)
+        self._rules = IncrementalRules(num_envs, key_tables(self.key, self.spec), self.spec, self.reward.length,
+                                       self.device)
 
     @torch.no_grad()
     def reset(self, primer_index: torch.Tensor | None = None) -> torch.Tensor:
@@ -284,6 +290,7 @@ class MelodyVecEnv:
         logits, self._state = self.prior(self.primer, None)
         self.next_log_probs = torch.log_softmax(logits[:, -1].float(), dim=-1)
         self.t = 0
+        self._rules.reset()
         return self.primer[:, -1]
 
     @torch.no_grad()
@@ -305,9 +312,11 @@ class MelodyVecEnv:
         info: dict[str, torch.Tensor] = {"log_p": self.log_p[:, t]}
         reward = self.log_p[:, t] if self.reward.prior else torch.zeros_like(self.log_p[:, t])
         if score:
-            parts = self.rule_components(self.tokens[:, :self.t])
-            info.update({f"r_{name}": value[:, -1] for name, value in parts.items()})
-            r_mt = self.combine(parts)[:, -1]
+            while self._rules.t < t:    # columns written with score=False
+                self._rules.step(self.tokens[:, self._rules.t])
+            parts = self._rules.step(actions)
+            info.update({f"r_{name}": value for name, value in parts.items()})
+            r_mt = self.combine(parts)
             info["r_mt"] = r_mt
             reward = reward + r_mt / self.reward.c
         return self.tokens[:, t], reward, terminated, info

@@ -91,3 +91,31 @@ def test_unloadable_model_is_a_clear_error(tmp_path):
         make_player(str(bad))
     with pytest.raises(UserError, match="no model"):
         make_player(f"policy:{tmp_path / 'missing'}")
+
+
+def test_warm_start_copies_the_earlier_policy(tmp_path):
+    from agents.go_curriculum import WarmStart
+
+    source = small_ppo(GoLiteEnv(size=5, history=1))
+    path = tmp_path / "stage1.zip"
+    source.save(path)
+    learner = MaskablePPO("MlpPolicy", GoLiteEnv(size=5, history=1), n_steps=64, batch_size=64, n_epochs=1, seed=1,
+                          learning_rate=0.0, policy_kwargs={"net_arch": [32]}, device="cpu")
+    callback = WarmStart(str(path))
+    learner.learn(total_timesteps=64, callback=callback)
+    assert callback.loaded
+    for key, value in source.policy.state_dict().items():
+        torch.testing.assert_close(learner.policy.state_dict()[key], value)
+
+
+def test_warm_start_refuses_another_architecture_or_a_missing_run(tmp_path):
+    from agents.go_curriculum import WarmStart
+
+    path = tmp_path / "stage1.zip"
+    small_ppo(GoLiteEnv(size=5, history=1)).save(path)
+    wider = MaskablePPO("MlpPolicy", GoLiteEnv(size=5, history=1), n_steps=64, batch_size=64, n_epochs=1,
+                        policy_kwargs={"net_arch": [48]}, device="cpu")
+    with pytest.raises(UserError, match="different policy architecture"):
+        wider.learn(total_timesteps=64, callback=WarmStart(str(path)))
+    with pytest.raises(UserError, match="train it first"):
+        wider.learn(total_timesteps=64, callback=WarmStart(str(tmp_path / "missing")))

@@ -143,12 +143,40 @@ def test_step_after_end_and_before_reset():
                                            ({"agent_color": "red"}, "agent_color"),
                                            ({"shaping": "vibes"}, "shaping"),
                                            ({"history": 0}, "history"),
+                                           ({"draw_reward": "-1"}, "draw_reward"),
+                                           ({"draw_reward": -2.0}, "draw_reward"),
                                            ({"size": 25}, "board size"),
                                            ({"render_mode": "human"}, "render_mode"),
                                            ({"opponent": "gtp:/nonexistent/gnugo"}, "not found")])
 def test_bad_config(kwargs, match):
     with pytest.raises(UserError, match=match):
         GoLiteEnv(**{"size": 5, **kwargs})
+
+
+def test_draw_reward_changes_only_the_reward_of_a_superko_draw():
+    env = GoLiteEnv(size=2, opponent=None, draw_reward=-0.5)   # tiny board: random play repeats positions
+    rng = np.random.default_rng(0)
+    draws = 0
+    for seed in range(40):
+        total, info, _ = play_out(env, rng, seed)
+        if info["superko"]:
+            draws += 1
+            assert total == -0.5 and info["outcome"] == 0.0 and info["win"] == 0.0
+        else:
+            assert total == info["outcome"] != 0.0
+    assert draws > 0
+
+
+def test_frame_ring_matches_a_replayed_observation():
+    env = GoLiteEnv(size=7, opponent=None, history=4)
+    rng = np.random.default_rng(3)
+    env.reset(seed=0)
+    done, checked = False, 0
+    while not done:
+        obs, _, done, _, info = env.step(int(rng.choice(np.flatnonzero(info["action_mask"])) if checked else 24))
+        np.testing.assert_array_equal(obs, observation_from_game(env.game, 4))
+        checked += 1
+    assert checked > 8
 
 
 def test_two_player_rewards_go_to_the_mover():

@@ -123,6 +123,26 @@ def test_vec_env_matches_rules_and_deferred_scoring(prior):
         env.step(actions[:, 0])
 
 
+def test_vec_env_step_components_equal_the_batched_rules_after_unscored_steps(prior):
+    generator = torch.Generator().manual_seed(3)
+    env = MelodyVecEnv(prior, 16, reward=RewardSpec(preset="music_theory_basic"), generator=generator)
+    actions = torch.randint(38, (16, 32), generator=generator)
+    expected = batched_step_rewards(actions)
+    for _ in range(2):    # the second episode checks that reset() clears the rules' state
+        env.reset()
+        for t in range(32):
+            scored = t < 3 or t % 5 == 0 or t == 31   # unscored columns are caught up on the next scored step
+            _, reward, _, info = env.step(actions[:, t], score=scored)
+            if scored:
+                for rule in RULES:
+                    assert torch.equal(info[f"r_{rule}"], expected[rule][:, t]), (rule, t)
+                r_mt = total_reward({r: expected[r][:, t] for r in RULES}, "music_theory_basic").float()
+                assert torch.equal(info["r_mt"], r_mt)
+                assert torch.equal(reward, info["log_p"] + r_mt / env.reward.c)
+            else:
+                assert "r_mt" not in info
+
+
 def test_vec_env_agrees_with_single_env(prior):
     actions = [14, 14, 14, 14, 14, 14, 3, 30, 1, 0, 0, 0] + [16] * 20
     _, infos = run_episode(MelodyEnv(note_rnn=prior), actions)

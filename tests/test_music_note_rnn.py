@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from agents.note_rnn import (
-    DEFAULTS, NoteRNN, WindowSampler, load_note_rnn, load_preset, resolve_config, sample, save_note_rnn, sequence_log_probs,
-    train_note_rnn,
+    DEFAULTS, NoteRNN, WindowSampler, load_note_rnn, load_preset, resolve_config, sample, save_note_rnn,
+    sequence_log_probs, train_note_rnn,
 )
 from rllab.errors import UserError
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
@@ -71,7 +71,8 @@ def test_bar_position_state_makes_chunked_calls_match_one_call(tmp_path):
     with pytest.raises(ValueError, match="position"):
         model(tokens, model.initial_state(3)[:2])
     loaded = load_note_rnn(save_note_rnn(model, tmp_path / "bar.pt"))
-    assert loaded.bar_steps == 4
+    assert loaded.bar_steps == 4 and loaded.config == model.config
+    assert "bar_steps" not in NoteRNN().config  # files of models without the feature keep their old layout
     torch.testing.assert_close(loaded(tokens)[0], whole)
 
 

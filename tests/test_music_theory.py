@@ -1,4 +1,5 @@
-"""The music-theory rules: hand-checked paper values, scalar/batched bit-equality, presets, bad input."""
+"""The music-theory rules: hand-checked paper values, scalar/batched/incremental bit-equality, presets, bad
+input."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rllab.music.theory import (
     REWARD_PRESETS, RULES, batched_step_rewards, preset_weights, step_rewards, total_reward,
 )
 from rllab.music.theory_ref import autocorrelation
+from rllab.music.theory_torch import IncrementalRules
 from rllab.music.tokens import NO_EVENT, NOTE_OFF, PAPER_SPEC, TokenSpec
 
 C4, D4, E4, F4, G4, A4, B4, C5 = 14, 16, 18, 19, 21, 23, 25, 26
@@ -109,6 +111,20 @@ def test_high_low_unique_only_at_the_last_step():
     assert reward([NOTE_OFF, NO_EVENT, NO_EVENT], NO_EVENT, "high_low_unique", length=4) == 0.0
 
 
+def incremental_rewards(tokens: torch.Tensor, key: str = "C major", spec: TokenSpec = PAPER_SPEC,
+                        length: int = 32) -> dict[str, torch.Tensor]:
+    """Score ``tokens`` column by column with :class:`IncrementalRules`, stacked back to ``[B, T]``."""
+    rules = IncrementalRules(tokens.shape[0], key_tables(parse_key(key), spec), spec, length)
+    columns = [rules.step(tokens[:, t]) for t in range(tokens.shape[1])]
+    return {rule: torch.stack([c[rule] for c in columns], 1) for rule in RULES}
+
+
+def assert_same_components(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    for rule in RULES:
+        assert got[rule].dtype == expected[rule].dtype == torch.float64, rule
+        assert torch.equal(got[rule], expected[rule]), rule
+
+
 tokens_strategy = st.sampled_from([NOTE_OFF, NO_EVENT, NO_EVENT, C4, D4, E4, G4, 28, 2, 37, 15])
 few_tokens = st.sampled_from([NOTE_OFF, NO_EVENT, NO_EVENT, C4, C4, D4])   # long runs: repeats, repeated motifs
 
@@ -121,6 +137,7 @@ def test_batched_rules_equal_the_scalar_reference(data, batch, steps, extra, key
     rows = [data.draw(st.lists(alphabet, min_size=steps, max_size=steps)) for _ in range(batch)]
     length = steps + extra
     out = batched_step_rewards(torch.tensor(rows), key=key, length=length)
+    assert_same_components(incremental_rewards(torch.tensor(rows), key, length=length), out)
     for b, row in enumerate(rows):
         for t in range(steps):
             ref = step_rewards(row[:t], row[t], key=key, length=length)
@@ -133,10 +150,40 @@ def test_batched_rules_equal_the_scalar_reference(data, batch, steps, extra, key
 def test_batched_rules_equal_reference_for_another_spec(rows):
     spec = TokenSpec(min_pitch=60, max_pitch=84, steps_per_bar=8)   # 26 classes, motif window 4
     out = batched_step_rewards(torch.tensor(rows), spec=spec, length=20, key="D major")
+    assert_same_components(incremental_rewards(torch.tensor(rows), "D major", spec, 20), out)
     for b, row in enumerate(rows):
         for t in range(20):
             ref = step_rewards(row[:t], row[t], spec=spec, length=20, key="D major")
             assert {r: out[r][b, t].item() for r in RULES} == ref
+
+
+def test_incremental_rules_on_many_random_compositions():
+    generator = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, 38, (2048, 32), generator=generator)
+    runs = torch.tensor([NOTE_OFF, NO_EVENT, NO_EVENT, C4, C4, D4, G4])[torch.randint(0, 7, (512, 32),
+                                                                                      generator=generator)]
+    for batch in (tokens, runs):
+        assert_same_components(incremental_rewards(batch), batched_step_rewards(batch))
+
+
+def test_incremental_rules_without_exact_window_codes():
+    # a 16-step motif window of 38 classes overflows int64 codes: windows are compared token by token instead
+    spec = TokenSpec(steps_per_bar=32)
+    rows = torch.tensor([[C4, D4, E4, NO_EVENT] * 10, [C4, D4, E4, G4] * 10])
+    rows[1, 25] = NOTE_OFF
+    expected = batched_step_rewards(rows, spec=spec, length=40)
+    assert expected["repeated_motif"][0, -1] == 4.0 and expected["repeated_motif"][1, 25:34].eq(0).all()
+    assert_same_components(incremental_rewards(rows, spec=spec, length=40), expected)
+
+
+def test_incremental_rules_stop_at_the_composition_length():
+    rules = IncrementalRules(1, key_tables(parse_key("C major"), PAPER_SPEC), PAPER_SPEC, 4)
+    for token in (C4, D4, E4, F4):
+        rules.step(torch.tensor([token]))
+    with pytest.raises(UserError, match="reset"):
+        rules.step(torch.tensor([C4]))
+    rules.reset()
+    assert rules.step(torch.tensor([C4]))["tonic"].item() == 3.0
 
 
 @pytest.mark.gpu
@@ -148,6 +195,10 @@ def test_batched_rules_on_cuda_equal_cpu():
     gpu = batched_step_rewards(tokens.cuda())
     for rule in RULES:
         assert torch.equal(cpu[rule], gpu[rule].cpu()), rule
+    rules = IncrementalRules(256, key_tables(parse_key("C major"), PAPER_SPEC), PAPER_SPEC, 32, "cuda")
+    incremental = [rules.step(tokens[:, t].cuda()) for t in range(32)]
+    for rule in RULES:
+        assert torch.equal(torch.stack([c[rule] for c in incremental], 1).cpu(), cpu[rule]), rule
 
 
 def test_presets_and_total_reward():

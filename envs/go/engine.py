@@ -87,7 +87,7 @@ class GoGame:
 
     __slots__ = (
         "_atari",
-        "_board_flat",
+        "_cells",
         "_captures",
         "_consecutive_passes",
         "_glibs",
@@ -97,7 +97,6 @@ class GoGame:
         "_mask_bits",
         "_planes",
         "_seen",
-        "board",
         "geo",
         "history",
         "ko",
@@ -130,9 +129,10 @@ class GoGame:
         self.over = False
         self.resigned = -1                        # colour that resigned (GTP players may), -1 if none
         self._consecutive_passes = 0
-        self.board = np.zeros((2, self.geo.points), dtype=np.uint8)  # the bitboards as arrays, kept in step
-        self._board_flat = self.board.reshape(-1)
-        self._planes = self.board.reshape(2, self.size, self.size)
+        # The bitboards as bytes (black points, then white), kept in step; ``planes()`` is a numpy view of them.
+        # A bytearray item write is cheaper than a numpy one, and this runs for every stone placed or captured.
+        self._cells = bytearray(2 * self.geo.points)
+        self._planes = np.frombuffer(self._cells, np.uint8).reshape(2, self.size, self.size)
         self._mask = np.zeros(self.geo.points + 1, dtype=bool)
         self._mask_bits = 0
         self._group = [-1] * self.geo.points      # point -> group id (the point that founded the group)
@@ -152,9 +152,8 @@ class GoGame:
         other.history = self.history[:]
         other.superko, other.over, other.resigned = self.superko, self.over, self.resigned
         other._consecutive_passes = self._consecutive_passes
-        other.board = self.board.copy()
-        other._board_flat = other.board.reshape(-1)
-        other._planes = other.board.reshape(2, other.size, other.size)
+        other._cells = self._cells[:]
+        other._planes = np.frombuffer(other._cells, np.uint8).reshape(2, other.size, other.size)
         other._mask, other._mask_bits = self._mask.copy(), self._mask_bits
         other._group = self._group[:]
         other._gstones = dict(self._gstones)
@@ -212,12 +211,17 @@ class GoGame:
         cheaper than unpacking the whole bitboard every move.
         """
         legal = self.legal_bits()
-        diff = legal ^ self._mask_bits
+        old = self._mask_bits
         mask = self._mask
-        while diff:
-            low = diff & -diff
-            diff ^= low
-            mask[low.bit_length() - 1] = bool(legal & low)
+        added, removed = legal & ~old, old & ~legal
+        while added:
+            low = added & -added
+            added ^= low
+            mask[low.bit_length() - 1] = True
+        while removed:
+            low = removed & -removed
+            removed ^= low
+            mask[low.bit_length() - 1] = False
         self._mask_bits = legal
         return mask.copy()
 
@@ -307,23 +311,27 @@ class GoGame:
 
     def apply(self, action: int) -> None:
         """Play a move already known to be legal, without checks (the fast path for env, search and benchmarks)."""
-        geo = self.geo
         self.history.append(action)
-        self.moves += 1
+        moves = self.moves = self.moves + 1
         me = self.to_play
-        if action == geo.pass_action:
+        points = self.geo.points
+        if action == points:  # pass
             self.ko = -1
             self._consecutive_passes += 1
+            if self._consecutive_passes >= 2:
+                self.over = True
         else:
             self._consecutive_passes = 0
             self._place(action, me)
+            stones = self.stones
+            key = stones[0] | (stones[1] << points)
             seen = self._seen
-            before = len(seen)
-            seen.add(self.stones[0] | (self.stones[1] << geo.points))
-            if len(seen) == before:  # this whole-board position occurred before
-                self.superko = True
+            if key in seen:  # this whole-board position occurred before
+                self.superko = self.over = True
+            else:
+                seen.add(key)
         self.to_play = 1 - me
-        if self.moves >= self.max_moves or self.superko or self._consecutive_passes >= 2:
+        if moves >= self.max_moves:
             self.over = True
 
     def _place(self, p: int, me: int) -> None:
@@ -363,14 +371,16 @@ class GoGame:
                     del opp_libs[gid]
         mine = stones[me] | bit
         stones[me] = mine
-        self._board_flat[me * geo.points + p] = 1
+        cells = self._cells
+        cells[me * geo.points + p] = 1
         if dead:
             stones[1 - me] &= ~dead
             atari[1 - me] &= ~dead
             self._captures[me] += dead.bit_count()
+            offset = (1 - me) * geo.points
             for q in bits(dead):
                 group_of[q] = -1
-            self.board[1 - me, list(bits(dead))] = 0
+                cells[offset + q] = 0
         empty = geo.full & ~(mine | stones[1 - me])
         # Merge into the largest neighbouring group so that only the smaller ones are relabelled. Without a
         # capture the new liberties are the old ones plus the stone's empty neighbours, minus the stone itself.

@@ -11,7 +11,8 @@ GTP row 1), pass = N². ``action_masks()`` serves sb3-contrib's MaskablePPO; ``i
 
 Reward: +1/0/-1 at the end from the agent's view (Tromp-Taylor with komi; a superko repetition is a draw), plus an
 optional potential-based shaping term ``shaping_scale * (Phi(s') - Phi(s))`` (see ``SHAPINGS``), so a shaped
-return is the outcome plus the change of Phi over the game. The final ``info`` carries the unshaped metrics
+return is the outcome plus the change of Phi over the game. ``draw_reward`` (default 0) replaces the 0 of a drawn
+game in the reward only. The final ``info`` carries the unshaped metrics
 ``win`` (1/0), ``outcome`` (+1/0/-1), ``margin`` (area margin minus komi, agent's view) and ``moves``.
 """
 
@@ -90,6 +91,14 @@ def stack_planes(planes: np.ndarray, to_play: int) -> np.ndarray:
     return obs
 
 
+def _frame_rows(history: int, newest: int, to_play: int) -> np.ndarray:
+    """Rows of the env's frame ring that make :func:`stack_planes`'s layout when ``newest`` is the latest frame."""
+    frames = [(newest - t) % history for t in range(history)]
+    rows = [2 * f + to_play for f in frames] + [2 * f + 1 - to_play for f in frames]
+    rows.append(2 * history + 1 if to_play == BLACK else 2 * history)
+    return np.array(rows, dtype=np.intp)
+
+
 class GoLiteEnv(gym.Env):
     """Go on an N x N board with OpenSpiel's rules; see the module docstring.
 
@@ -103,7 +112,7 @@ class GoLiteEnv(gym.Env):
                  agent_color: str = "alternate", history: int = 4, illegal: str = "lose",
                  shaping: str | None = None, shaping_scale: float = 1.0, max_moves: int | None = None,
                  render_mode: str | None = None, sgf_dir: str | os.PathLike[str] | None = None,
-                 opponent_deterministic: bool = False,
+                 opponent_deterministic: bool = False, draw_reward: float = 0.0,
                  engine_factory: Callable[[int, float, int | None], Any] | None = None):
         geo = geometry(size)
         self.size = geo.size
@@ -116,6 +125,8 @@ class GoLiteEnv(gym.Env):
             raise UserError(f"agent_color={agent_color!r}; {choices_hint(COLORS)}")
         if shaping is not None and shaping not in SHAPINGS:
             raise UserError(f"unknown shaping {shaping!r}; {choices_hint(SHAPINGS)}")
+        if isinstance(draw_reward, bool) or not isinstance(draw_reward, (int, float)) or not -1 <= draw_reward <= 1:
+            raise UserError(f"draw_reward must be a number in [-1, 1], got {draw_reward!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise UserError(f"render_mode={render_mode!r}; {choices_hint(self.metadata['render_modes'])}")
         self.history = history
@@ -123,6 +134,7 @@ class GoLiteEnv(gym.Env):
         self.agent_color = agent_color
         self.shaping = shaping
         self.shaping_scale = float(shaping_scale) / geo.points
+        self.draw_reward = float(draw_reward)
         self.max_moves = max_moves
         self.render_mode = render_mode
         self.sgf_dir = Path(sgf_dir) if sgf_dir is not None else None
@@ -133,7 +145,15 @@ class GoLiteEnv(gym.Env):
         self.observation_space = spaces.Box(0, 1, shape=(2 * history + 1, n, n), dtype=np.uint8)
         self.action_space = spaces.Discrete(geo.points + 1)
         self.game: Any = None
-        self._planes = np.zeros((history, 2, n, n), dtype=np.uint8)
+        # History ring: frame h holds (black, white) in rows 2h, 2h+1; then a zero plane and a ones plane. An
+        # observation is one ``take`` with a precomputed row order per (side to move, newest frame), so a move
+        # writes one frame instead of shifting the whole history.
+        self._frames = np.zeros((2 * history + 2, n, n), dtype=np.uint8)
+        self._frames[2 * history + 1] = 1
+        self._newest = 0
+        self._rows = tuple(tuple(_frame_rows(history, newest, to_play) for newest in range(history))
+                           for to_play in (BLACK, WHITE))
+        self._n_actions = geo.points + 1
         self._mask = np.zeros(geo.points + 1, dtype=bool)
         self._me = BLACK
         self._episodes = 0
@@ -149,7 +169,8 @@ class GoLiteEnv(gym.Env):
             # evaluations that seed episode i with seed + i still alternate colours.
             self._episodes = seed % 2
         self.game = self._engine_factory(self.size, self.komi, self.max_moves)
-        self._planes[:] = 0
+        self._frames[:2 * self.history] = 0
+        self._newest = 0
         self._done = False
         self._forfeit = False
         self._me = self._pick_color()
@@ -163,9 +184,10 @@ class GoLiteEnv(gym.Env):
         return self._observation(), {"action_mask": self._mask, "agent_color": self._me}
 
     def step(self, action: Any):
-        if self._done or self.game is None:
+        if self._done:
             raise UserError("step() called on a finished game; call reset() first")
-        action = self._check_action(action)
+        if type(action) is not int or not 0 <= action < self._n_actions:
+            action = self._check_action(action)
         game = self.game
         mover = game.to_play if self.opponent is None else self._me
         if not self._mask[action]:
@@ -221,7 +243,7 @@ class GoLiteEnv(gym.Env):
 
     def observation_for(self, to_play: int) -> np.ndarray:
         """The plane stack from ``to_play``'s view of the current history."""
-        return stack_planes(self._planes, to_play)
+        return self._frames.take(self._rows[to_play][self._newest], axis=0)
 
     def save_sgf(self, path: str | os.PathLike[str]) -> Path:
         """Write the current game as SGF (players named by colour role)."""
@@ -252,8 +274,8 @@ class GoLiteEnv(gym.Env):
 
     def _play(self, action: int) -> None:
         self.game.apply(action)
-        self._planes[1:] = self._planes[:-1]
-        self._planes[0] = self.game.planes()
+        newest = self._newest = (self._newest + 1) % self.history
+        self._frames[2 * newest:2 * newest + 2] = self.game.planes()
 
     def _opponent_move(self) -> None:
         game = self.game
@@ -286,7 +308,10 @@ class GoLiteEnv(gym.Env):
                 "superko": bool(getattr(game, "superko", False)), "forfeit": self._forfeit}
         if self.sgf_dir is not None:
             info["sgf"] = str(self.save_sgf(self.sgf_dir / f"game-{os.getpid()}-{self._episodes:06d}.sgf"))
-        return self._observation(), float(outcome) + reward, True, False, info
+        # A draw is worth ``draw_reward`` to the learner (e.g. -1 so that forcing a superko repetition in a lost
+        # position is no better than losing); ``outcome`` and ``win`` above stay the unshaped result.
+        base = float(outcome) if outcome != 0 else self.draw_reward
+        return self._observation(), base + reward, True, False, info
 
     def _forfeit_loser(self) -> int | None:
         if not self._forfeit:

@@ -6,12 +6,18 @@ tokens' device: repeat runs from prefix counts and running maxima, prefix autoco
 sums, motif pitch counts from distances to previous occurrences, repeated motifs from exact integer window codes,
 interval rewards from lookup tables. Only the leap rule, a small state machine, loops over time (T steps of vector
 ops, not B x T Python steps).
+
+:class:`IncrementalRules` scores one new column at a time from a few carried tensors (run lengths, running sums,
+the leap state), for environments that need every step's reward as it is taken: rescoring the whole prefix each
+step would cost O(T) per step. It shares the element-wise formulas below with :func:`batched_rewards`, so the two
+agree bit for bit (tested).
 """
 
 from __future__ import annotations
 
 import torch
 
+from rllab.errors import UserError
 from rllab.music import rulebook as rb
 from rllab.music.keys import KeyTables
 from rllab.music.tokens import NO_EVENT, NOTE_OFF, NUM_SPECIAL, TokenSpec
@@ -38,8 +44,9 @@ def rule_key(tokens: torch.Tensor, in_key: torch.Tensor) -> torch.Tensor:
     return torch.where(in_key[tokens], zero, _const(rb.KEY_PENALTY, zero))
 
 
-def rule_tonic(tokens: torch.Tensor, tonic_token: int, length: int) -> torch.Tensor:
-    beat = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
+def rule_tonic(tokens: torch.Tensor, tonic_token: int, length: int, first_beat: int = 0) -> torch.Tensor:
+    """``tokens[:, j]`` is played at beat ``first_beat + j``."""
+    beat = torch.arange(first_beat, first_beat + tokens.shape[1], device=tokens.device).expand_as(tokens)
     last_tonic = length - 4
     hit = torch.where(
         (beat == 0) | (beat == last_tonic), tokens == tonic_token,
@@ -91,6 +98,10 @@ def rule_repeat(tokens: torch.Tensor, last_pitch: torch.Tensor) -> torch.Tensor:
     copies = torch.where(is_pitch, torch.where(repeats_pitch, copies_of["pitch"], 0),
                          torch.where(tokens == NOTE_OFF, copies_of["off"], copies_of["hold"]))
     interrupted = (t - start - 1 - copies) > 0
+    return _repeat_penalty(tokens, copies, interrupted)
+
+
+def _repeat_penalty(tokens: torch.Tensor, copies: torch.Tensor, interrupted: torch.Tensor) -> torch.Tensor:
     limit = torch.where(interrupted, rb.REPEAT_LIMIT_INTERRUPTED, rb.REPEAT_LIMIT)
     excessive = ((tokens == NOTE_OFF) & (copies > rb.NOTE_OFF_LIMIT)) | (copies > limit)
     return excessive.to(_F64) * rb.REPEAT_PENALTY
@@ -118,19 +129,33 @@ def prefix_autocorrelation(tokens: torch.Tensor, lags: tuple[int, ...] = rb.AUTO
             p = torch.cat([zeros, (x[:, lag:] * x[:, :steps - lag]).cumsum(1)], dim=1)
             head = torch.cat([zeros, s[:, :steps - lag]], dim=1)
             tail = s - s[:, lag - 1:lag]
-            numerator = n * n * p - n * s * (head + tail) + (n - lag) * s * s
-            numerator = torch.where(n > lag, numerator, 0)
-        coeff = numerator.to(_F64) / denominator
-        out.append(torch.where(constant, torch.full_like(coeff, float("nan")), coeff))
+            numerator = _autocorr_numerator(n, s, p, head, tail, lag)
+        out.append(_autocorr_coeff(numerator, denominator, constant))
     return torch.stack(out)
 
 
-def rule_autocorrelation(tokens: torch.Tensor) -> torch.Tensor:
-    penalty = torch.zeros(tokens.shape, dtype=_F64, device=tokens.device)
-    for coeff in prefix_autocorrelation(tokens, rb.AUTOCORR_LAGS):
+def _autocorr_numerator(n: torch.Tensor, s: torch.Tensor, p: torch.Tensor, head: torch.Tensor, tail: torch.Tensor,
+                        lag: int) -> torch.Tensor:
+    numerator = n * n * p - n * s * (head + tail) + (n - lag) * s * s
+    return torch.where(n > lag, numerator, 0)
+
+
+def _autocorr_coeff(numerator: torch.Tensor, denominator: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:
+    coeff = numerator.to(_F64) / denominator
+    return torch.where(constant, torch.full_like(coeff, float("nan")), coeff)
+
+
+def _autocorr_penalty(coeffs: torch.Tensor) -> torch.Tensor:
+    """Sum of the penalties of ``coeffs[k]`` (one per lag), added in lag order as the reference does."""
+    penalty = torch.zeros(coeffs.shape[1:], dtype=_F64, device=coeffs.device)
+    for coeff in coeffs:
         hit = ~torch.isnan(coeff) & (coeff.abs() > rb.AUTOCORR_THRESHOLD)
         penalty = torch.where(hit, penalty - rb.AUTOCORR_WEIGHT * coeff.abs(), penalty)
     return penalty
+
+
+def rule_autocorrelation(tokens: torch.Tensor) -> torch.Tensor:
+    return _autocorr_penalty(prefix_autocorrelation(tokens, rb.AUTOCORR_LAGS))
 
 
 def window_pitch_counts(tokens: torch.Tensor, window: int) -> torch.Tensor:
@@ -189,11 +214,14 @@ def rule_repeated_motif(tokens: torch.Tensor, distinct: torch.Tensor, window: in
     j = torch.arange(count, device=tokens.device)
     earlier = j[None, :] <= j[:, None] - window                  # window i ends before window j starts
     repeated = (same & earlier[None]).any(-1)
-    k = distinct[:, window - 1:]
-    hit = repeated & (k >= rb.MOTIF_MIN_PITCHES)
-    reward = rb.REPEATED_MOTIF_REWARD + (k - rb.MOTIF_MIN_PITCHES).to(_F64) * rb.REPEATED_MOTIF_BONUS_PER_PITCH
-    out[:, window - 1:] = torch.where(hit, reward, torch.zeros_like(reward))
+    out[:, window - 1:] = _repeated_motif_reward(repeated, distinct[:, window - 1:])
     return out
+
+
+def _repeated_motif_reward(repeated: torch.Tensor, distinct: torch.Tensor) -> torch.Tensor:
+    hit = repeated & (distinct >= rb.MOTIF_MIN_PITCHES)
+    reward = rb.REPEATED_MOTIF_REWARD + (distinct - rb.MOTIF_MIN_PITCHES).to(_F64) * rb.REPEATED_MOTIF_BONUS_PER_PITCH
+    return torch.where(hit, reward, torch.zeros_like(reward))
 
 
 def previous_pitches(tokens: torch.Tensor) -> torch.Tensor:
@@ -239,16 +267,25 @@ def leap_outcomes(tokens: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
     resolved = torch.zeros(batch, steps, dtype=torch.bool, device=device)
     doubled = torch.zeros(batch, steps, dtype=torch.bool, device=device)
     for t in range(1, steps):
-        active = direction != 0
-        same = direction == leap_dir[:, t]
-        start = leap[:, t] & ~active
-        back = leap[:, t] & active & ~same
-        gradual = step[:, t] & active & (direction * (leapt_from - tokens[:, t]) >= 0)
-        resolved[:, t] = (back & waited[:, t]) | gradual
-        doubled[:, t] = leap[:, t] & active & same
-        leapt_from = torch.where(start, prev[:, t], leapt_from)
-        direction = torch.where(start, leap_dir[:, t], torch.where(back | gradual, 0, direction))
+        resolved[:, t], doubled[:, t], direction, leapt_from = _leap_transition(
+            tokens[:, t], prev[:, t], leap[:, t], step[:, t], leap_dir[:, t], waited[:, t], direction, leapt_from)
     return resolved.to(torch.int64) - doubled.to(torch.int64)
+
+
+def _leap_transition(action: torch.Tensor, prev: torch.Tensor, leap: torch.Tensor, step: torch.Tensor,
+                     leap_dir: torch.Tensor, waited: torch.Tensor, direction: torch.Tensor, leapt_from: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of the leap state machine: ``(resolved, doubled, direction, leapt_from)`` after ``action``."""
+    active = direction != 0
+    same = direction == leap_dir
+    start = leap & ~active
+    back = leap & active & ~same
+    gradual = step & active & (direction * (leapt_from - action) >= 0)
+    resolved = (back & waited) | gradual
+    doubled = leap & active & same
+    leapt_from = torch.where(start, prev, leapt_from)
+    direction = torch.where(start, leap_dir, torch.where(back | gradual, 0, direction))
+    return resolved, doubled, direction, leapt_from
 
 
 def rule_leaps(outcomes: torch.Tensor) -> torch.Tensor:
@@ -296,3 +333,144 @@ def batched_rewards(tokens: torch.Tensor, tables: KeyTables, spec: TokenSpec, le
         "leaps": rule_leaps(leap_outcomes(tokens, prev)),
         "high_low_unique": rule_high_low_unique(tokens, length),
     }
+
+
+class IncrementalRules:
+    """The nine components of one new column per call, for ``batch`` compositions written in lock-step.
+
+    ``step(actions)`` scores ``actions`` (``[B]``) at beat ``t`` given the columns already passed, in a fixed
+    number of tensor ops: the state carried between calls is the last pitch, the repeat run (copies of the last
+    pitch, whether holds/rests interleave it, holds and rests since it), integer running sums for the
+    autocorrelations, per-class counts of the motif window, exact window codes for repeated motifs, the leap state
+    machine, and the columns themselves (for the final unique-extremes check). Rules that depend only on (beat,
+    action) or (previous pitch, action) are looked up in tables built once by the batched rule functions. Each
+    component equals ``batched_rewards(tokens[:, :t + 1], ...)[:, t]`` exactly.
+    """
+
+    def __init__(self, batch: int, tables: KeyTables, spec: TokenSpec, length: int,
+                 device: str | torch.device = "cpu"):
+        self.batch, self.tables, self.spec, self.length = batch, tables, spec, length
+        self.device = torch.device(device)
+        self.window = spec.steps_per_bar // 2
+        self.lags = torch.tensor(rb.AUTOCORR_LAGS, device=self.device)[:, None]
+        classes = torch.arange(spec.num_classes, device=self.device)
+        lut = _tables(tables, spec, self.device)
+        self.key_table = rule_key(classes, lut["in_key"])                                      # [C]
+        self.tonic_table = rule_tonic(classes[:, None].expand(-1, length), tables.tonic_token, length).T  # [T, C]
+        prev = torch.arange(-1, spec.num_classes, device=self.device)[:, None].expand(-1, spec.num_classes)
+        self.interval_table = rule_intervals(classes.expand_as(prev), prev, lut)                   # [1 + C, C]
+        codes = _window_ids(torch.zeros(1, self.window, dtype=torch.int64, device=self.device), spec.num_classes)
+        self.exact_codes = codes is not None
+        self.rows = torch.arange(batch, device=self.device)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every column: the next :meth:`step` scores beat 0."""
+        b, dev, i64 = self.batch, self.device, torch.int64
+        self.t = 0
+        self.tokens = torch.zeros(b, self.length, dtype=i64, device=dev)
+        self.prefix_sum = torch.zeros(b, self.length, dtype=i64, device=dev)   # [:, t] = sum of tokens[:, :t+1]
+        self.square_sum = torch.zeros(b, dtype=i64, device=dev)
+        self.lag_products = torch.zeros(len(self.lags), b, dtype=i64, device=dev)
+        self.window_counts = torch.zeros(b, self.spec.num_classes, dtype=i64, device=dev)   # classes in the window
+        self.window_codes = torch.zeros(b, self.length, dtype=i64, device=dev)   # [:, t] = window ending at t
+        self.last_pitch = torch.full((b,), -1, dtype=i64, device=dev)
+        self.run_copies = torch.zeros(b, dtype=i64, device=dev)       # copies of last_pitch in its current run
+        self.run_broken = torch.zeros(b, dtype=torch.bool, device=dev)  # holds/rests inside that run
+        self.offs_since = torch.zeros(b, dtype=i64, device=dev)       # rests since the last pitch (or the start)
+        self.holds_since = torch.zeros(b, dtype=i64, device=dev)
+        self.direction = torch.zeros(b, dtype=i64, device=dev)        # leap state machine
+        self.leapt_from = torch.zeros(b, dtype=i64, device=dev)
+        self.last_leap = torch.zeros(b, dtype=i64, device=dev)        # beat of the last leap (0 if none)
+
+    def step(self, actions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score ``actions`` ([B] int64, valid classes) at beat ``self.t`` and append them."""
+        if self.t >= self.length:
+            raise UserError(f"all {self.length} steps are scored: call reset() first")
+        t, a = self.t, actions
+        self.tokens[:, t] = a
+        prev = self.last_pitch
+        parts = {
+            "key": self.key_table[a],
+            "tonic": self.tonic_table[t][a],
+            "repeat": self._repeat(a),
+            "autocorrelation": self._autocorrelation(a),
+            **self._motifs(a),
+            "intervals": self.interval_table[prev + 1, a],
+            "leaps": self._leaps(a, prev),
+            "high_low_unique": (rule_high_low_unique(self.tokens, self.length)[:, -1] if t == self.length - 1
+                                else torch.zeros(self.batch, dtype=_F64, device=self.device)),
+        }
+        self.t += 1
+        return parts
+
+    def _repeat(self, a: torch.Tensor) -> torch.Tensor:
+        is_pitch = a >= NUM_SPECIAL
+        is_off = a == NOTE_OFF
+        same = a == self.last_pitch
+        copies = torch.where(is_pitch, torch.where(same, self.run_copies, 0),
+                             torch.where(is_off, self.offs_since, self.holds_since))
+        interrupted = torch.where(is_pitch, self.run_broken,
+                                  torch.where(is_off, self.holds_since, self.offs_since) > 0)
+        penalty = _repeat_penalty(a, copies, interrupted)
+        new_run = is_pitch & ~same
+        specials_before = (self.offs_since + self.holds_since) > 0
+        self.run_copies = torch.where(new_run, 1, torch.where(is_pitch, self.run_copies + 1, self.run_copies))
+        self.run_broken = torch.where(new_run, specials_before, self.run_broken | ~is_pitch)
+        self.offs_since = torch.where(is_pitch, 0, self.offs_since + is_off.to(torch.int64))
+        self.holds_since = torch.where(is_pitch, 0, self.holds_since + (a == NO_EVENT).to(torch.int64))
+        self.last_pitch = torch.where(is_pitch, a, self.last_pitch)
+        return penalty
+
+    def _autocorrelation(self, a: torch.Tensor) -> torch.Tensor:
+        t = self.t
+        n = torch.full_like(a, t + 1)
+        s = a if t == 0 else self.prefix_sum[:, t - 1] + a
+        self.prefix_sum[:, t] = s
+        self.square_sum = self.square_sum + a * a
+        denominator = n * n * self.square_sum - n * s * s
+        constant = denominator == 0
+        denominator = denominator.to(_F64)
+        # all lags at once ([lags, B]); a lag longer than the prefix reads clamped columns that the numerator's
+        # n > lag mask discards, and adds nothing to its running product
+        back = (t - self.lags).clamp(min=0)[:, 0]
+        active = (self.lags <= t).to(torch.int64)
+        self.lag_products += active * a * self.tokens[:, back].T
+        head = self.prefix_sum[:, back].T
+        tail = s - self.prefix_sum[:, (self.lags[:, 0] - 1).clamp(max=t)].T
+        numerator = _autocorr_numerator(n, s, self.lag_products, head, tail, self.lags)
+        return _autocorr_penalty(_autocorr_coeff(numerator, denominator, constant))
+
+    def _motifs(self, a: torch.Tensor) -> dict[str, torch.Tensor]:
+        t, w = self.t, self.window
+        self.window_counts[self.rows, a] += 1
+        if t >= w:
+            self.window_counts[self.rows, self.tokens[:, t - w]] -= 1
+        zero = torch.zeros(self.batch, dtype=_F64, device=self.device)
+        if t + 1 < w:
+            return {"motif": zero, "repeated_motif": zero}
+        distinct = (self.window_counts[:, NUM_SPECIAL:] > 0).sum(1)
+        window = self.tokens[:, t + 1 - w:t + 1]
+        repeated = torch.zeros(self.batch, dtype=torch.bool, device=self.device)
+        if self.exact_codes:
+            self.window_codes[:, t] = _window_ids(window, self.spec.num_classes)
+            if t + 1 >= 2 * w:    # earlier windows end at or before t - w
+                repeated = (self.window_codes[:, w - 1:t + 1 - w] == self.window_codes[:, t:t + 1]).any(1)
+        elif t + 1 >= 2 * w:
+            earlier = self.tokens[:, :t + 1 - w].unfold(1, w, 1)
+            repeated = (earlier == window[:, None, :]).all(-1).any(-1)
+        return {"motif": rule_motif(distinct), "repeated_motif": _repeated_motif_reward(repeated, distinct)}
+
+    def _leaps(self, a: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        t = self.t
+        if t == 0:
+            return torch.zeros(self.batch, dtype=_F64, device=self.device)
+        is_pitch = a >= NUM_SPECIAL
+        leap = is_pitch & (prev >= 0) & ((a - prev).abs() >= rb.LEAP_MIN_INTERVAL)
+        step = is_pitch & ~leap
+        leap_dir = torch.where(a > prev, 1, -1)
+        waited = (t - 1 - self.last_leap) > rb.LEAP_RESOLVE_WAIT
+        resolved, doubled, self.direction, self.leapt_from = _leap_transition(
+            a, prev, leap, step, leap_dir, waited, self.direction, self.leapt_from)
+        self.last_leap = torch.where(leap, t, self.last_leap)
+        return rule_leaps(resolved.to(torch.int64) - doubled.to(torch.int64))
