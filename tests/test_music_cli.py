@@ -6,15 +6,7 @@ import pytest
 import torch
 
 from agents.note_rnn import NoteRNN, save_note_rnn
-from rllab.cli import main
-
-
-def run(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from cli_helpers import run_main as run
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from agents.note_rnn import NoteRNN, save_note_rnn
-from rllab.cli import main
+from cli_helpers import run_main as run_cli
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +17,6 @@ def note_rnn_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("prior") / "model.pt"
     save_note_rnn(NoteRNN(), path)
     return path
-
-
-def run_cli(args: list[str]) -> int:
-    try:
-        main(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_tutor_writes_the_report_directory_and_resumes(note_rnn_path, tmp_path, capsys):

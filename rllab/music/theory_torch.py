@@ -44,9 +44,8 @@ def rule_key(tokens: torch.Tensor, in_key: torch.Tensor) -> torch.Tensor:
     return torch.where(in_key[tokens], zero, _const(rb.KEY_PENALTY, zero))
 
 
-def rule_tonic(tokens: torch.Tensor, tonic_token: int, length: int, first_beat: int = 0) -> torch.Tensor:
-    """``tokens[:, j]`` is played at beat ``first_beat + j``."""
-    beat = torch.arange(first_beat, first_beat + tokens.shape[1], device=tokens.device).expand_as(tokens)
+def rule_tonic(tokens: torch.Tensor, tonic_token: int, length: int) -> torch.Tensor:
+    beat = torch.arange(tokens.shape[1], device=tokens.device).expand_as(tokens)
     last_tonic = length - 4
     hit = torch.where(
         (beat == 0) | (beat == last_tonic), tokens == tonic_token,
@@ -349,7 +348,7 @@ class IncrementalRules:
 
     def __init__(self, batch: int, tables: KeyTables, spec: TokenSpec, length: int,
                  device: str | torch.device = "cpu"):
-        self.batch, self.tables, self.spec, self.length = batch, tables, spec, length
+        self.batch, self.spec, self.length = batch, spec, length
         self.device = torch.device(device)
         self.window = spec.steps_per_bar // 2
         self.lags = torch.tensor(rb.AUTOCORR_LAGS, device=self.device)[:, None]
