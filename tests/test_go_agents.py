@@ -17,14 +17,6 @@ from envs.go.opponents import PolicyPlayer, RandomPlayer, make_player
 from rllab.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_ppo(env) -> MaskablePPO:
     return MaskablePPO("MlpPolicy", env, n_steps=64, batch_size=64, n_epochs=1, seed=0,
                        policy_kwargs={"net_arch": [32]}, device="cpu")

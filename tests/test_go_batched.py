@@ -10,14 +10,6 @@ from envs.go.crosscheck import crosscheck_batched
 from rllab.errors import UserError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("size", [2, 5, 9])
 def test_batched_agrees_with_single_game_engine(size):
     result = crosscheck_batched(size, batch=48, seed=size)

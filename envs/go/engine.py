@@ -87,8 +87,8 @@ class GoGame:
 
     __slots__ = (
         "_atari",
-        "_cells",
         "_captures",
+        "_cells",
         "_consecutive_passes",
         "_glibs",
         "_group",
