@@ -21,6 +21,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
 
 from rllab import atomic
 from rllab.config import TrainConfig
@@ -225,75 +226,69 @@ def summarize(records: list[dict[str, float]]) -> dict[str, float]:
 
 # -- callbacks --------------------------------------------------------------------------------------------------
 
-def _callback_base():
-    from stable_baselines3.common.callbacks import BaseCallback
+class LabCallback(BaseCallback):
+    """Checkpoints, periodic evaluation and the progress bar in one callback.
 
-    return BaseCallback
+    ``_on_step`` compares the step count with the next due step and returns: that is the whole per-step cost.
+    """
 
+    def __init__(self, run: RunDir, config: TrainConfig, eval_env: gym.Env | None, resumed_from: int,
+                 progress: bool) -> None:
+        super().__init__()
+        self.run, self.config, self.eval_env, self.show_progress = run, config, eval_env, progress
+        self.next_ckpt = _next_multiple(resumed_from, config.checkpoint.freq)
+        self.next_eval = _next_multiple(resumed_from, config.eval.freq) if eval_env is not None else math.inf
+        self.stop = False
+        self.last_eval: float | None = None
+        self.progress: Any = None
+        self.task: Any = None
+        self.next_draw = 0
+        self.start_time = time.perf_counter()
+        self.start_steps = resumed_from
 
-def make_lab_callback(run: RunDir, config: TrainConfig, eval_env: gym.Env | None, resumed_from: int,
-                      progress: bool) -> Any:
-    """One callback doing checkpoints, periodic evaluation and the progress bar (cheap per-step check)."""
-    BaseCallback = _callback_base()
+    def _on_training_start(self) -> None:
+        if self.show_progress:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
 
-    class LabCallback(BaseCallback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.next_ckpt = _next_multiple(resumed_from, config.checkpoint.freq)
-            self.next_eval = _next_multiple(resumed_from, config.eval.freq) if eval_env is not None else math.inf
-            self.stop = False
-            self.last_eval: float | None = None
-            self.progress = None
-            self.task = None
-            self.next_draw = 0
-            self.start_time = time.perf_counter()
-            self.start_steps = resumed_from
+            self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[fps]} steps/s"), TextColumn("eval {task.fields[eval]}"),
+                                     TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task(f"{self.config.algo} {self.config.env}", total=self.config.steps,
+                                               completed=self.start_steps, fps="-", eval="-")
 
-        def _on_training_start(self) -> None:
-            if progress:
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                           TimeElapsedColumn, TimeRemainingColumn)
+    def _on_step(self) -> bool:
+        steps = self.num_timesteps
+        if steps >= self.next_ckpt:
+            save_checkpoint(self.run, self.model, steps, self.config.checkpoint.keep)
+            self.next_ckpt = _next_multiple(steps, self.config.checkpoint.freq)
+        if steps >= self.next_eval:
+            self._evaluate(steps)
+            self.next_eval = _next_multiple(steps, self.config.eval.freq)
+        if self.progress is not None and steps >= self.next_draw:
+            elapsed = max(time.perf_counter() - self.start_time, 1e-9)
+            shown = "-" if self.last_eval is None else f"{self.last_eval:.1f}"
+            self.progress.update(self.task, completed=min(steps, self.config.steps),
+                                 fps=f"{(steps - self.start_steps) / elapsed:,.0f}", eval=shown)
+            self.next_draw = steps + 1000
+        return not self.stop
 
-                self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                         TextColumn("{task.fields[fps]} steps/s"),
-                                         TextColumn("eval {task.fields[eval]}"), TimeElapsedColumn(),
-                                         TimeRemainingColumn(), transient=False)
-                self.progress.start()
-                self.task = self.progress.add_task(f"{config.algo} {config.env}", total=config.steps,
-                                                   completed=resumed_from, fps="-", eval="-")
+    def _evaluate(self, steps: int) -> None:
+        config = self.config
+        records = run_episodes(self.model, self.eval_env, config.eval.episodes, config.eval.deterministic,
+                               config.eval.info_keywords, seed=10_000 + config.seed)
+        summary = summarize(records)
+        append_eval_row(self.run.path / EVAL_CURVE_FILE, {"timesteps": steps, **summary})
+        self.last_eval = summary["return_mean"]
+        self.logger.record("eval/mean_reward", summary["return_mean"])
+        if config.stop_at_reward is not None and summary["return_mean"] >= config.stop_at_reward:
+            self.stop = True
 
-        def _on_step(self) -> bool:
-            steps = self.num_timesteps
-            if steps >= self.next_ckpt:
-                save_checkpoint(run, self.model, steps, config.checkpoint.keep)
-                self.next_ckpt = _next_multiple(steps, config.checkpoint.freq)
-            if steps >= self.next_eval:
-                self._evaluate(steps)
-                self.next_eval = _next_multiple(steps, config.eval.freq)
-            if self.progress is not None and steps >= self.next_draw:
-                elapsed = max(time.perf_counter() - self.start_time, 1e-9)
-                fps = f"{(steps - self.start_steps) / elapsed:,.0f}"
-                shown = "-" if self.last_eval is None else f"{self.last_eval:.1f}"
-                self.progress.update(self.task, completed=min(steps, config.steps), fps=fps, eval=shown)
-                self.next_draw = steps + 1000
-            return not self.stop
-
-        def _evaluate(self, steps: int) -> None:
-            records = run_episodes(self.model, eval_env, config.eval.episodes, config.eval.deterministic,
-                                   config.eval.info_keywords, seed=10_000 + config.seed)
-            summary = summarize(records)
-            append_eval_row(run.path / EVAL_CURVE_FILE, {"timesteps": steps, **summary})
-            self.last_eval = summary["return_mean"]
-            self.logger.record("eval/mean_reward", summary["return_mean"])
-            if config.stop_at_reward is not None and summary["return_mean"] >= config.stop_at_reward:
-                self.stop = True
-
-        def _on_training_end(self) -> None:
-            if self.progress is not None:
-                self.progress.update(self.task, completed=min(self.num_timesteps, config.steps))
-                self.progress.stop()
-
-    return LabCallback()
+    def _on_training_end(self) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=min(self.num_timesteps, self.config.steps))
+            self.progress.stop()
 
 
 def _next_multiple(steps: int, every: int) -> float:
@@ -409,7 +404,7 @@ def _learn(config: TrainConfig, run: RunDir, resume_from: Any, progress: bool) -
             model = algo_cls(config.policy, env, seed=config.seed, device=device, verbose=0,
                              **_model_kwargs(config, algo_cls))
         model.set_logger(_configure_logger(run, resumed_from, config.tensorboard))
-        callbacks = [make_lab_callback(run, config, eval_env, resumed_from, progress)]
+        callbacks = [LabCallback(run, config, eval_env, resumed_from, progress)]
         callbacks += [_build_callback(item) for item in config.callbacks]
         run.set_status("running", steps=resumed_from, resumed_from=resumed_from)
         started = time.perf_counter()
