@@ -8,11 +8,9 @@ that run every ``check_every`` steps, so the overhead stays within a few percent
 from __future__ import annotations
 
 import csv
-import difflib
 import importlib
 import importlib.util
 import inspect
-import io
 import math
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from rllab import atomic
-from rllab.config import TrainConfig
+from rllab.config import TrainConfig, did_you_mean
 from rllab.errors import UserError, choices_hint
 from rllab.runs import RunDir
 
@@ -86,9 +84,8 @@ def _model_kwargs(config: TrainConfig, algo_cls: type) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for key, value in config.hyperparams.items():
         if key not in valid:
-            close = difflib.get_close_matches(key, sorted(valid), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserError(f"unknown hyperparameter {key!r} for {algo_cls.__name__}{hint}; {choices_hint(valid)}")
+            raise UserError(f"unknown hyperparameter {key!r} for {algo_cls.__name__}{did_you_mean(key, valid)}; "
+                            f"{choices_hint(valid)}")
         if isinstance(value, str) and value.startswith("lin_"):
             try:
                 value = _linear_schedule(float(value[4:]))
@@ -317,11 +314,7 @@ def truncate_eval_rows(path: Path, max_step: int) -> None:
     if not rows:
         return
     kept = [r for r in rows if float(r["timesteps"]) <= max_step]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(kept)
-    atomic.write_text(path, buffer.getvalue())
+    atomic.write_csv(path, kept, list(rows[0]))
 
 
 def save_checkpoint(run: RunDir, model: Any, steps: int, keep: int) -> None:
@@ -474,11 +467,7 @@ def evaluate_run(run: RunDir, episodes: int, deterministic: bool = True, video: 
     summary = {"run": str(run.path), "env": config.env, "algo": config.algo, "deterministic": deterministic,
                "steps": run.status.get("steps"), **summarize(records), "episodes_detail": records}
     atomic.write_json(run.path / "evaluation.json", summary)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
-    writer.writeheader()
-    writer.writerows(records)
-    atomic.write_text(run.path / "evaluation.csv", buffer.getvalue())
+    atomic.write_csv(run.path / "evaluation.csv", records, list(records[0]))
     if video is not None and frames:
         from rllab.video import write_video
 

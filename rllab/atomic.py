@@ -7,10 +7,12 @@ target with :func:`os.replace`, which is atomic on POSIX file systems.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,15 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
 
 def write_yaml(target: str | os.PathLike[str], obj: Any) -> None:
     write_text(target, yaml.safe_dump(obj, sort_keys=False))
+
+
+def write_csv(target: str | os.PathLike[str], rows: Iterable[dict[str, Any]], fieldnames: list[str]) -> None:
+    """Write dict rows as CSV with a header (columns in ``fieldnames`` order)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(target, buffer.getvalue())
 
 
 def write_with(target: str | os.PathLike[str], writer: Callable[[Path], None], suffix: str = "") -> None:

@@ -96,7 +96,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise UserError(f"{source}: unknown field {unknown[0]!r}{_did_you_mean(unknown[0], known)}; "
+            raise UserError(f"{source}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], known)}; "
                             f"{choices_hint(known)}")
         for name in ("env", "algo"):
             if not data.get(name):
@@ -143,7 +143,7 @@ def _sub_config(cls: type, data: Any, source: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise UserError(f"{source}: unknown field {unknown[0]!r}{_did_you_mean(unknown[0], known)}; "
+        raise UserError(f"{source}: unknown field {unknown[0]!r}{did_you_mean(unknown[0], known)}; "
                         f"{choices_hint(known)}")
     return cls(**data)
 
@@ -154,7 +154,7 @@ def _check_type(source: str, name: str, value: Any, expected: type) -> None:
         raise UserError(f"{source}: field {name!r} must be {expected.__name__}, got {value!r}")
 
 
-def _did_you_mean(name: str, known: set[str]) -> str:
+def did_you_mean(name: str, known: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -197,7 +197,7 @@ def load_preset(name_or_path: str) -> tuple[str, dict[str, Any]]:
     else:
         presets = list_presets()
         if name_or_path not in presets:
-            raise UserError(f"unknown preset {name_or_path!r}{_did_you_mean(name_or_path, set(presets))}; "
+            raise UserError(f"unknown preset {name_or_path!r}{did_you_mean(name_or_path, set(presets))}; "
                             f"{choices_hint(presets)}")
         name, data = name_or_path, presets[name_or_path]
     if not isinstance(data, dict):

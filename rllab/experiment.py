@@ -13,8 +13,6 @@ Layout::
 
 from __future__ import annotations
 
-import csv
-import io
 import multiprocessing
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -213,10 +211,6 @@ def _run_ray(jobs: list[tuple], eval_episodes: int, workers: int, address: str |
 
 def _write_index(root: Path, jobs: list[tuple], results: list[dict[str, Any]]) -> None:
     by_path = {r["run"]: r for r in results}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["variant", "seed", "state", "path", "error"])
-    for path, _config, variant, seed in jobs:
-        result = by_path.get(path, {})
-        writer.writerow([variant, seed, result.get("state", "missing"), path, result.get("error") or ""])
-    atomic.write_text(root / "runs.csv", buffer.getvalue())
+    rows = [{"variant": variant, "seed": seed, "state": by_path.get(path, {}).get("state", "missing"), "path": path,
+             "error": by_path.get(path, {}).get("error") or ""} for path, _config, variant, seed in jobs]
+    atomic.write_csv(root / "runs.csv", rows, ["variant", "seed", "state", "path", "error"])

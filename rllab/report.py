@@ -9,7 +9,6 @@ environment's unshaped task metric (an info keyword such as ``win`` or ``x_pos_m
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from rllab import atomic
+from rllab.config import read_yaml
 from rllab.errors import UserError, choices_hint
 from rllab.stats import iqm, stratified_bootstrap_ci
 
@@ -123,18 +122,14 @@ def write_report(root: Path, metric: str | None = None) -> list[Path]:
     if not root.is_dir():
         raise UserError(f"experiment directory not found: {root}")
     spec_path = root / "spec.yaml"
-    spec = yaml.safe_load(spec_path.read_text()) if spec_path.exists() else {}
+    spec = read_yaml(spec_path) if spec_path.exists() else {}
     metric = metric or spec.get("metric") or "return"
     results = collect(root, metric)
     if not results:
         raise UserError(f"no finished runs with an evaluation under {root}")
     rows = summarize(results)
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic.write_text(root / "summary.csv", buffer.getvalue())
+    atomic.write_csv(root / "summary.csv", rows, list(rows[0]))
 
     name = spec.get("name", root.name)
     plot_curves(results, metric, root / "curves.png", f"{name}: {metric}")

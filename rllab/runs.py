@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rllab import atomic
+from rllab.config import read_yaml
 from rllab.errors import UserError
 
 _TRACKED_PACKAGES = (
@@ -119,10 +118,7 @@ class RunDir:
     # -- recorded facts -----------------------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
-        try:
-            data = yaml.safe_load((self.path / "config.yaml").read_text())
-        except yaml.YAMLError as exc:
-            raise UserError(f"{self.path / 'config.yaml'} is not valid YAML: {exc}") from None
+        data = read_yaml(self.path / "config.yaml")
         if not isinstance(data, dict):
             raise UserError(f"{self.path / 'config.yaml'} does not hold a mapping")
         return data

@@ -42,12 +42,12 @@ def tutor_presets() -> list[str]:
 
 def load_tutor_preset(name: str) -> dict[str, Any]:
     """A preset: ``tuner`` (TunerConfig fields), ``note_rnn`` (Note RNN training config), ``eval``, ``methods``."""
-    import yaml
+    from rllab.config import read_yaml
 
     path = preset_folder() / f"{name}.yaml"
     if not path.is_file():
         raise UserError(f"unknown tutor preset {name!r}; {choices_hint(tutor_presets())}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
     unknown = sorted(set(data) - {"description", "tuner", "note_rnn", "eval"})
     if unknown:
         raise UserError(f"{path}: unknown section(s) {', '.join(unknown)}")
