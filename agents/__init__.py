@@ -1,1 +1,3 @@
-"""Learning code: SB3 glue, the Note RNN and the Sequence Tutor."""
+"""Learning code: SB3 trainers (:mod:`.sb3`), the Note RNN trainer, the Sequence Tutor's tuners, Go players."""
+
+from rllab.agents import go  # noqa: F401  (registers the model-backed Go player specs)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import gymnasium as gym
 
 _ENVS = {
-    "rllab/GoLite-v0": "envs.go.env:GoLiteEnv",
-    "rllab/SuperMario-v0": "envs.mario:make_super_mario",
-    "rllab/Melody-v0": "envs.melody:MelodyEnv",
+    "rllab/GoLite-v0": "rllab.envs.go.env:GoLiteEnv",
+    "rllab/SuperMario-v0": "rllab.envs.mario.env:make_super_mario",
+    "rllab/Melody-v0": "rllab.envs.melody:MelodyEnv",
 }
 
 for _env_id, _entry_point in _ENVS.items():

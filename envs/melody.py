@@ -26,17 +26,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
 
-from rllab.errors import UserError, choices_hint
-
-if TYPE_CHECKING:
-    from agents.note_rnn import NoteRNN
+from rllab.core.errors import UserError, choices_hint
+from rllab.music.corpus import cache_root, load_corpus
+from rllab.music.keys import key_tables
+from rllab.music.metrics import composition_stats
+from rllab.music.midi import midi_to_tokens
+from rllab.music.note_rnn import NoteRNN, load_note_rnn
+from rllab.music.theory import (
+    REWARD_PRESETS,
+    batched_step_rewards,
+    parse_key,
+    step_rewards,
+    total_reward,
+)
+from rllab.music.theory_torch import IncrementalRules
+from rllab.music.tokens import PAPER_SPEC
 
 PRIMING_MODES = ("random_note", "corpus", "midi")
 DEFAULT_PRIMER_STEPS = 16
@@ -44,7 +55,6 @@ DEFAULT_PRIMER_STEPS = 16
 
 def default_note_rnn_path() -> Path:
     """Where ``rllab tutor`` keeps the Note RNN it trains on the default corpus (the env's default prior)."""
-    from rllab.music.corpus import cache_root
 
     return cache_root() / "tutor" / "note_rnn" / "model.pt"
 
@@ -52,7 +62,6 @@ def default_note_rnn_path() -> Path:
 def resolve_prior(note_rnn: NoteRNN | str | os.PathLike[str] | None, num_classes: int,
                   device: str | torch.device = "cpu") -> NoteRNN:
     """The frozen prior: a given model, a checkpoint / run directory, or the default one ``rllab tutor`` trains."""
-    from agents.note_rnn import NoteRNN, load_note_rnn
 
     if isinstance(note_rnn, NoteRNN):
         model = note_rnn.to(device)
@@ -84,8 +93,6 @@ class RewardSpec:
     length: int = 32
 
     def __post_init__(self) -> None:
-        from rllab.music.theory import REWARD_PRESETS, parse_key
-
         if not (isinstance(self.c, (int, float)) and self.c > 0 and np.isfinite(self.c)):
             raise UserError(f"c must be a positive number (got {self.c!r}); reward = r_MT / c + log p")
         if self.preset not in REWARD_PRESETS:
@@ -96,8 +103,6 @@ class RewardSpec:
 
     @property
     def weights(self) -> dict[str, float]:
-        from rllab.music.theory import REWARD_PRESETS
-
         return REWARD_PRESETS[self.preset]
 
 
@@ -109,7 +114,6 @@ def load_primers(priming: str, *, primer_midi: str | os.PathLike[str] | None = N
     ``random_note``: every class once (P = 1; the original never drew the last class). ``corpus``: disjoint
     ``primer_steps`` windows of the validation melodies. ``midi``: the last ``primer_steps`` of one MIDI file.
     """
-    from rllab.music.tokens import PAPER_SPEC
 
     spec = spec or PAPER_SPEC
     if priming not in PRIMING_MODES:
@@ -121,15 +125,12 @@ def load_primers(priming: str, *, primer_midi: str | os.PathLike[str] | None = N
     if primer_steps < 1:
         raise UserError(f"primer_steps must be >= 1 (got {primer_steps})")
     if priming == "midi":
-        from rllab.music.midi import midi_to_tokens
-
         if primer_midi is None:
             raise UserError("priming='midi' needs primer_midi=PATH to a .mid file")
         tokens = np.asarray(midi_to_tokens(primer_midi, spec=spec), dtype=np.int64)
         if tokens.size == 0:
             raise UserError(f"{primer_midi} holds no notes to prime with")
         return tokens[-primer_steps:][None, :]
-    from rllab.music.corpus import load_corpus
 
     corpus = load_corpus(progress=False)
     melodies = corpus.valid or corpus.train
@@ -154,9 +155,6 @@ class MelodyEnv(gym.Env):
                  reward_preset: str = "music_theory_all", prior: bool = True, key: str = "C major",
                  length: int = 32, priming: str = "random_note", primer_midi: str | None = None,
                  primer_steps: int = DEFAULT_PRIMER_STEPS):
-        from rllab.music.theory import parse_key
-        from rllab.music.tokens import PAPER_SPEC
-
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise UserError(f"unknown render_mode {render_mode!r}; {choices_hint(self.metadata['render_modes'])}")
         self.render_mode = render_mode
@@ -198,9 +196,6 @@ class MelodyEnv(gym.Env):
         return self._obs(), {}
 
     def step(self, action: Any):
-        from rllab.music.metrics import composition_stats
-        from rllab.music.theory import step_rewards, total_reward
-
         if not self.action_space.contains(action):
             raise UserError(f"action must be an integer in [0, {self.num_classes}) (got {action!r})")
         if len(self._composition) >= self.reward_spec.length:
@@ -254,11 +249,6 @@ class MelodyVecEnv:
     def __init__(self, prior: NoteRNN, num_envs: int, *, reward: RewardSpec | None = None,
                  primers: np.ndarray | None = None, device: str | torch.device = "cpu",
                  generator: torch.Generator | None = None):
-        from rllab.music.keys import key_tables
-        from rllab.music.theory import parse_key
-        from rllab.music.theory_torch import IncrementalRules
-        from rllab.music.tokens import PAPER_SPEC
-
         if not (isinstance(num_envs, int) and num_envs >= 1):
             raise UserError(f"num_envs must be a positive integer (got {num_envs!r})")
         self.device = torch.device(device)
@@ -323,13 +313,11 @@ class MelodyVecEnv:
 
     def rule_components(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         """The nine rule components ``[B, T]`` for a batch of (partial) compositions."""
-        from rllab.music.theory import batched_step_rewards
 
         return batched_step_rewards(tokens, key=self.key, spec=self.spec, length=self.reward.length, validate=False)
 
     def combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
         """r_MT ``[B, T]``: the components summed with the reward preset's weights."""
-        from rllab.music.theory import total_reward
 
         return total_reward(parts, self.reward.weights).float()
 

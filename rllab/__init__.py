@@ -1,8 +1,28 @@
 """rllab: a reinforcement-learning and sequence-tuning lab.
 
-Environments live in :mod:`envs` (registered under the ``rllab/`` namespace on import), learning code in
-:mod:`agents`, and everything a user drives (CLI, configs, run directories, experiments, reports, the music
-domain) here.
+Layers, lowest first: :mod:`rllab.core` (errors, atomic files, run directories, configs, stats) ->
+:mod:`rllab.music` (tokens, corpus, MIDI, rules, metrics, the Note RNN model) -> :mod:`rllab.envs` (Gymnasium
+environments, registered as ``rllab/...`` on import) -> :mod:`rllab.agents` (trainers, tuners, players) ->
+:mod:`rllab.lab` (experiments, reports, the tutor job, benchmarks) -> :mod:`rllab.cli`.
+
+For scripts: :func:`train`, :func:`evaluate`, :func:`run_experiment`, :func:`tutor`, :func:`compose` are the
+functions the commands call.
 """
 
+from rllab import envs  # noqa: F401  (registers rllab/GoLite-v0, rllab/SuperMario-v0, rllab/Melody-v0)
+from rllab.lab.api import (
+    ComposeResult,
+    EvaluationResult,
+    ExperimentResult,
+    TrainResult,
+    TutorResult,
+    compose,
+    evaluate,
+    run_experiment,
+    train,
+    tutor,
+)
+
 __version__ = "0.1.0"
+__all__ = ["ComposeResult", "EvaluationResult", "ExperimentResult", "TrainResult", "TutorResult", "__version__",
+           "compose", "evaluate", "run_experiment", "train", "tutor"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rllab.cli import main
+from rllab.cli.app import main
 
 
 def run_main(args: list[str]) -> int:

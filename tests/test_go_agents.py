@@ -8,13 +8,14 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.go_dqn import MaskableDQN
-from agents.go_selfplay import SelfPlaySnapshots
-from envs.go.env import GoLiteEnv
-from envs.go.gtp import GtpEngine
-from envs.go.match import run_match
-from envs.go.opponents import PolicyPlayer, RandomPlayer, make_player
-from rllab.errors import UserError
+from rllab.agents.go.dqn import MaskableDQN
+from rllab.agents.go.selfplay import SelfPlaySnapshots
+from rllab.core.errors import UserError
+from rllab.envs.go.env import GoLiteEnv
+from rllab.envs.go.gtp_engine import GtpEngine
+from rllab.envs.go.player_specs import make_player
+from rllab.envs.go.players import PolicyPlayer, RandomPlayer
+from rllab.lab.go_match import run_match
 
 
 def small_ppo(env) -> MaskablePPO:
@@ -86,7 +87,7 @@ def test_unloadable_model_is_a_clear_error(tmp_path):
 
 
 def test_warm_start_copies_the_earlier_policy(tmp_path):
-    from agents.go_curriculum import WarmStart
+    from rllab.agents.go.curriculum import WarmStart
 
     source = small_ppo(GoLiteEnv(size=5, history=1))
     path = tmp_path / "stage1.zip"
@@ -101,7 +102,7 @@ def test_warm_start_copies_the_earlier_policy(tmp_path):
 
 
 def test_warm_start_refuses_another_architecture_or_a_missing_run(tmp_path):
-    from agents.go_curriculum import WarmStart
+    from rllab.agents.go.curriculum import WarmStart
 
     path = tmp_path / "stage1.zip"
     small_ppo(GoLiteEnv(size=5, history=1)).save(path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from envs.go.batched import BatchedGo
-from envs.go.crosscheck import crosscheck_batched
-from rllab.errors import UserError
+from rllab.core.errors import UserError
+from rllab.envs.go.batched import BatchedGo
+from rllab.lab.bench.go_rules import crosscheck_batched
 
 
 @pytest.mark.parametrize("size", [2, 5, 9])

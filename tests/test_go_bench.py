@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from envs.go.bench import engine_rate, env_rate
-from rllab.cli import app
+from rllab.cli.app import app
+from rllab.lab.bench.go import engine_rate, env_rate
 
 pytest.importorskip("pyspiel")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from envs.go.crosscheck import crosscheck
-from envs.go.engine import BLACK, WHITE, GoGame, default_komi
-from rllab.errors import UserError
+from rllab.core.errors import UserError
+from rllab.envs.go.engine import BLACK, WHITE, GoGame, default_komi
+from rllab.lab.bench.go_rules import crosscheck
 
 pytest.importorskip("pyspiel")
 

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs  # noqa: F401  (registers rllab/GoLite-v0)
-from envs.go.engine import BLACK, WHITE
-from envs.go.env import GoLiteEnv, observation_from_game
-from envs.go.opponents import HeuristicPlayer
-from envs.go.sgf import load_game
-from rllab.errors import UserError
+import rllab.envs  # noqa: F401  (registers rllab/GoLite-v0)
+from rllab.core.errors import UserError
+from rllab.envs.go.engine import BLACK, WHITE
+from rllab.envs.go.env import GoLiteEnv
+from rllab.envs.go.planes import observation_from_game
+from rllab.envs.go.players import HeuristicPlayer
+from rllab.envs.go.sgf import load_game
 
 
 def play_out(env: GoLiteEnv, rng: np.random.Generator, seed: int):
@@ -138,7 +139,7 @@ def test_step_after_end_and_before_reset():
         env.step(25)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"opponent": "grandmaster"}, "unknown opponent"),
+@pytest.mark.parametrize("kwargs, match", [({"opponent": "grandmaster"}, "unknown player .grandmaster."),
                                            ({"illegal": "ignore"}, "illegal"),
                                            ({"agent_color": "red"}, "agent_color"),
                                            ({"shaping": "vibes"}, "shaping"),

@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from envs.go.engine import GoGame
-from envs.go.gtp import GtpEngine, GtpError, GtpPlayer, format_score, parse_score
-from envs.go.match import run_match, wilson_interval
-from envs.go.opponents import HeuristicPlayer, RandomPlayer, make_player
-from envs.go.sgf import load_game, save_game, to_sgf
-from rllab.cli import app
-from rllab.errors import UserError
+from rllab.cli.app import app
+from rllab.core.errors import UserError
+from rllab.envs.go.engine import GoGame
+from rllab.envs.go.gtp_client import GtpError, GtpPlayer, format_score, parse_score
+from rllab.envs.go.gtp_engine import GtpEngine
+from rllab.envs.go.player_specs import make_player
+from rllab.envs.go.players import HeuristicPlayer, RandomPlayer
+from rllab.envs.go.sgf import load_game, save_game, to_sgf
+from rllab.lab.go_match import run_match, wilson_interval
 
 GNUGO = shutil.which("gnugo") or ("/usr/games/gnugo" if os.path.exists("/usr/games/gnugo") else None)
 ENGINE_CMD = f"{sys.executable} -m rllab.cli gtp --model random"
@@ -100,8 +102,8 @@ def _dying_engine(tmp_path: Path, commands: int) -> str:
     script = tmp_path / "dying_engine.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        from envs.go.gtp import GtpEngine
-        from envs.go.opponents import RandomPlayer
+        from rllab.envs.go.gtp_engine import GtpEngine
+        from rllab.envs.go.players import RandomPlayer
         engine = GtpEngine(RandomPlayer(), size=5)
         for n, line in enumerate(sys.stdin):
             if n >= {commands}:
@@ -201,7 +203,7 @@ def test_gnugo_match_and_score_cross_check(tmp_path):
 
 
 def test_env_with_gtp_opponent_that_dies_raises_clear_error(tmp_path):
-    from envs.go.env import GoLiteEnv
+    from rllab.envs.go.env import GoLiteEnv
 
     env = GoLiteEnv(size=5, opponent=_dying_engine(tmp_path, commands=6), agent_color="black")
     try:

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from rllab.config import TrainConfig, apply_overrides, build_config, load_preset, parse_overrides, read_yaml
-from rllab.errors import UserError
+from rllab.core.config import TRAIN_PRESETS, parse_overrides, read_yaml
+from rllab.core.errors import UserError
+from rllab.core.train_config import TrainConfig, apply_overrides, build_config
 
 
 def test_default_preset_is_used_for_env_and_algo():
@@ -47,10 +48,10 @@ def test_wrong_type_names_the_field():
 
 
 def test_unknown_algo_and_preset_list_valid_choices():
-    with pytest.raises(UserError, match="valid: a2c, dqn, maskable_ppo, ppo"):
+    with pytest.raises(UserError, match="valid: a2c, dqn, maskable_dqn, maskable_ppo, ppo"):
         build_config("CartPole-v1", "ppx")
     with pytest.raises(UserError, match="unknown preset 'nope'.*cartpole-ppo"):
-        load_preset("nope")
+        TRAIN_PRESETS.load("nope")
 
 
 def test_preset_for_another_env_is_refused():
@@ -69,13 +70,12 @@ def test_yaml_is_parsed_safely(tmp_path: Path):
     evil = tmp_path / "evil.yaml"
     evil.write_text("env: !!python/object/apply:os.system ['echo hacked']\nalgo: ppo\n")
     with pytest.raises(UserError, match="malformed YAML"):
-        load_preset(str(evil))
+        TRAIN_PRESETS.load(str(evil))
 
 
 def test_every_shipped_preset_is_valid():
-    from rllab.config import list_presets
 
-    presets = list_presets()
+    presets = TRAIN_PRESETS.all()
     assert "cartpole-ppo" in presets
     for name, data in presets.items():
         TrainConfig.from_dict({k: v for k, v in data.items()}, source=name)
@@ -86,7 +86,7 @@ def test_policy_kwargs_classes_and_activations_are_resolved():
     from stable_baselines3 import PPO
     from stable_baselines3.common.torch_layers import FlattenExtractor
 
-    from agents.sb3 import _model_kwargs
+    from rllab.agents.sb3.algos import model_kwargs as _model_kwargs
 
     config = build_config("CartPole-v1", "ppo", overrides={
         "policy_kwargs.activation_fn": "relu",

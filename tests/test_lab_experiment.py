@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rllab.errors import UserError
-from rllab.experiment import load_spec, run_experiment
-from rllab.report import write_report
+from rllab.core.errors import UserError
+from rllab.lab.experiment import load_spec, run_experiment
+from rllab.lab.report import write_report
 
 SPEC = {
     "name": "tiny",

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rllab import atomic
-from rllab.errors import UserError
-from rllab.runs import RunDir, default_run_path, load_torch, save_torch
+from rllab.core import atomic
+from rllab.core.errors import UserError
+from rllab.core.runs import RunDir, default_run_path, load_torch, save_torch
 
 
 def test_create_records_config_seed_versions_and_refuses_overwrite(tmp_path: Path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from rllab.stats import iqm, stratified_bootstrap_ci
+from rllab.core.stats import iqm, stratified_bootstrap_ci
 
 
 def test_iqm_hand_computed():

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import sb3
-from rllab.config import build_config
-from rllab.errors import UserError
-from rllab.runs import RunDir
+from rllab.agents import sb3
+from rllab.core.errors import UserError
+from rllab.core.runs import RunDir
+from rllab.core.train_config import build_config
 
 TINY = ["--set", "n_envs=2", "--set", "batch_size=64", "--set", "eval.freq=256", "--set", "eval.episodes=2",
         "--set", "checkpoint.freq=256", "--set", "stop_at_reward=null"]

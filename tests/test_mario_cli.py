@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from envs.mario import mario_available
-from envs.mario_wrappers import REWARD_CHOICES
-from rllab.cli import main
-from rllab.config import build_config, list_presets, read_yaml
-from rllab.experiment import load_spec
+from rllab.cli.app import main
+from rllab.core.config import TRAIN_PRESETS, read_yaml
+from rllab.core.train_config import build_config
+from rllab.envs.mario.env import mario_available
+from rllab.envs.mario.wrappers import REWARD_CHOICES
+from rllab.lab.experiment import load_spec
 
 needs_mario = pytest.mark.skipif(not mario_available(), reason="needs the [mario] extra: run `rllab setup mario`")
-MARIO_PRESETS = sorted(name for name, data in list_presets().items() if data.get("env") == "rllab/SuperMario-v0")
+MARIO_PRESETS = sorted(name for name, data in TRAIN_PRESETS.all().items() if data.get("env") == "rllab/SuperMario-v0")
 SPEC = resources.files("rllab") / "presets" / "experiments" / "mario-rewards.yaml"
 
 
@@ -49,7 +50,7 @@ def test_reward_experiment_spec_validates() -> None:
 @pytest.mark.mario
 @pytest.mark.parametrize("name", MARIO_PRESETS)
 def test_presets_build_their_env(name: str) -> None:
-    from agents.sb3 import validate
+    from rllab.agents.sb3 import validate
 
     validate(build_config(None, None, name))
 
@@ -73,7 +74,7 @@ def write_monitor(path, rows: list[tuple[float, int, int]]) -> None:
 
 
 def test_curve_orders_episodes_of_all_envs_and_writes_a_png(tmp_path) -> None:
-    from rllab.commands.mario import training_episodes
+    from rllab.lab.mario_curve import training_episodes
 
     (tmp_path / "monitor").mkdir()
     write_monitor(tmp_path / "monitor" / "0.monitor.csv", [(1.0, 100, 400), (3.0, 50, 900)])

@@ -6,9 +6,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers rllab/SuperMario-v0)
-from envs.mario import SuperMarioEnv, mario_available
-from rllab.errors import UserError
+import rllab.envs  # noqa: F401  (registers rllab/SuperMario-v0)
+from rllab.core.errors import UserError
+from rllab.envs.mario.env import SuperMarioEnv, mario_available
 
 pytestmark = [
     pytest.mark.mario,

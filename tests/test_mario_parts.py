@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import envs  # noqa: F401  (registers rllab/SuperMario-v0)
-from envs import mario
-from envs.mario_wrappers import (
+import rllab.envs  # noqa: F401  (registers rllab/SuperMario-v0)
+from rllab.core.errors import UserError
+from rllab.core.extras import MARIO_PACKAGES, install_mario, mario_pip_commands
+from rllab.core.video import write_video
+from rllab.envs.mario import env as mario
+from rllab.envs.mario.wrappers import (
     REWARD_CHOICES,
     REWARD_PRESETS,
     SIGNALS,
@@ -18,9 +21,6 @@ from envs.mario_wrappers import (
     frame_signals,
     reward_preset,
 )
-from rllab.errors import UserError
-from rllab.setup_extras import MARIO_PACKAGES, install_mario, mario_pip_commands
-from rllab.video import write_video
 
 
 def make_ram(**fields: int) -> bytes:
@@ -132,7 +132,7 @@ def test_install_stops_at_the_first_failing_pip_call() -> None:
 
 
 def test_setup_dry_run_prints_the_commands() -> None:
-    from rllab.cli import app
+    from rllab.cli.app import app
 
     result = CliRunner().invoke(app, ["setup", "mario", "--dry-run"])
     assert result.exit_code == 0

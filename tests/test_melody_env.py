@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.note_rnn import NoteRNN, save_note_rnn
-from envs.melody import MelodyEnv, MelodyVecEnv, RewardSpec, load_primers
-from rllab.errors import UserError
+from rllab.core.errors import UserError
+from rllab.envs.melody import MelodyEnv, MelodyVecEnv, RewardSpec, load_primers
+from rllab.music.note_rnn import NoteRNN, save_note_rnn
 from rllab.music.theory import RULES, batched_step_rewards, step_rewards, total_reward
 
 torch.set_num_threads(1)
@@ -45,7 +45,7 @@ def test_passes_gymnasium_and_sb3_checkers(prior):
 
 
 def test_registered_id_builds_with_kwargs(prior):
-    import envs  # noqa: F401  (registers the ids)
+    import rllab.envs  # noqa: F401  (registers the ids)
 
     env = gym.make("rllab/Melody-v0", note_rnn=prior, c=2.0)
     obs, _ = env.reset(seed=3)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from agents.note_rnn import NoteRNN, save_note_rnn
 from cli_helpers import run_main as run
+
+from rllab.music.note_rnn import NoteRNN, save_note_rnn
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music.corpus import (
-    DEFAULT_COLLECTIONS, cache_root, corpus_cache_path, load_corpus, resolve_collections,
+    DEFAULT_COLLECTIONS,
+    cache_root,
+    corpus_cache_path,
+    load_corpus,
+    resolve_collections,
 )
 from rllab.music.encode import EncodeStats, encode_score, key_shift
 from rllab.music.midi import canonical_tokens

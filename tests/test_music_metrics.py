@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.note_rnn import NoteRNN
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music.metrics import composition_stats, corpus_windows, format_table, model_fit_stats
+from rllab.music.note_rnn import NoteRNN
 from rllab.music.tokens import NO_EVENT, NOTE_OFF
 
 C4, D4, E4, F4, G4, A4, B4, C5 = 14, 16, 18, 19, 21, 23, 25, 26

@@ -10,9 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music.midi import (
-    MidiWarning, canonical_tokens, melody_notes, midi_to_tokens, piano_roll_png, tokens_to_midi, tokens_to_wav,
+    MidiWarning,
+    canonical_tokens,
+    melody_notes,
+    midi_to_tokens,
+    piano_roll_png,
+    tokens_to_midi,
+    tokens_to_wav,
 )
 from rllab.music.tokens import NO_EVENT, NOTE_OFF, PAPER_SPEC, TokenSpec, validate_tokens
 

@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from agents.note_rnn import (
-    DEFAULTS, NoteRNN, WindowSampler, load_note_rnn, load_preset, resolve_config, sample, save_note_rnn,
-    sequence_log_probs, train_note_rnn,
+from rllab.agents.note_rnn_trainer import (
+    NoteRNNConfig,
+    WindowSampler,
+    note_rnn_config,
+    resume_note_rnn,
+    train_note_rnn,
 )
-from rllab.errors import UserError
+from rllab.core.errors import UserError
+from rllab.music.note_rnn import NoteRNN, load_note_rnn, sample, save_note_rnn, sequence_log_probs
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
 
 
@@ -131,8 +135,8 @@ def test_sampling_is_seeded_and_honours_primer_and_temperature():
 
 def test_training_learns_writes_the_run_and_resumes(tmp_path):
     corpus = tiny_corpus()
-    config = {"hidden_size": 32, "steps": 60, "batch_size": 8, "seq_len": 24, "lr": 0.02, "eval_every": 30,
-              "checkpoint_every": 30, "skip_first_losses": 2}
+    config = NoteRNNConfig(hidden_size=32, steps=60, batch_size=8, seq_len=24, lr=0.02, eval_every=30,
+                           checkpoint_every=30, skip_first_losses=2)
     run = train_note_rnn(config, tmp_path / "run", device="cpu", progress=False, corpus=corpus)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["steps"] == 60 and metrics["valid_accuracy"] > 0.8
@@ -141,43 +145,43 @@ def test_training_learns_writes_the_run_and_resumes(tmp_path):
     assert json.loads((run / "status.json").read_text())["state"] == "finished"
     model = load_note_rnn(run)
     assert model.config["hidden_size"] == 32
-    run = train_note_rnn({"steps": 90}, run, device="cpu", progress=False, corpus=corpus, resume=True)
+    run = resume_note_rnn(run, {"steps": 90}, device="cpu", progress=False, corpus=corpus)
     assert json.loads((run / "metrics.json").read_text())["steps"] == 90
     with pytest.raises(UserError, match="already holds a run"):
         train_note_rnn(config, run, device="cpu", progress=False, corpus=corpus)
 
 
 def test_training_with_bar_position_learns(tmp_path):
-    config = {"hidden_size": 32, "steps": 60, "batch_size": 8, "seq_len": 24, "lr": 0.02, "eval_every": 60,
-              "checkpoint_every": 60, "skip_first_losses": 2, "bar_position": True}
+    config = NoteRNNConfig(hidden_size=32, steps=60, batch_size=8, seq_len=24, lr=0.02, eval_every=60,
+                           checkpoint_every=60, skip_first_losses=2, bar_position=True)
     run = train_note_rnn(config, tmp_path / "run", device="cpu", progress=False, corpus=tiny_corpus())
     assert json.loads((run / "metrics.json").read_text())["valid_accuracy"] > 0.8
     assert load_note_rnn(run).bar_steps == PAPER_SPEC.steps_per_bar
 
 
 def test_presets_and_config_validation():
-    paper = load_preset("paper")
-    assert {k: v for k, v in paper.items() if k != "description"} == \
-        {k: v for k, v in DEFAULTS.items() if k != "description"}
-    assert (paper["hidden_size"], paper["num_layers"], paper["batch_size"], paper["clip_norm"]) == (100, 1, 128, 5.0)
-    assert load_preset("large")["hidden_size"] == 512
-    with pytest.raises(UserError, match="unknown Note RNN preset"):
-        load_preset("huge")
-    with pytest.raises(UserError, match="unknown Note RNN setting"):
-        resolve_config({}, {"stpes": 10})
+    paper = note_rnn_config("paper")
+    defaults = NoteRNNConfig()
+    assert {**paper.to_dict(), "description": ""} == {**defaults.to_dict(), "description": ""}
+    assert (paper.hidden_size, paper.num_layers, paper.batch_size, paper.clip_norm) == (100, 1, 128, 5.0)
+    assert note_rnn_config("large").hidden_size == 512
+    with pytest.raises(UserError, match="unknown Note RNN preset 'huge'"):
+        note_rnn_config("huge")
+    with pytest.raises(UserError, match="unknown field 'stpes' .did you mean 'steps'"):
+        note_rnn_config(None, {"stpes": 10})
     with pytest.raises(UserError, match="steps must be a positive integer"):
-        resolve_config({}, {"steps": 0})
-    assert load_preset("fast")["bar_position"] is True and paper["bar_position"] is False
+        note_rnn_config(None, {"steps": 0})
+    assert note_rnn_config("fast").bar_position is True and paper.bar_position is False
     with pytest.raises(UserError, match="bar_position must be true or false"):
-        resolve_config({}, {"bar_position": "yes"})
+        note_rnn_config(None, {"bar_position": "yes"})
 
 
 @pytest.mark.gpu
 def test_training_and_sampling_on_cuda_with_amp(tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA")
-    config = {"hidden_size": 32, "steps": 20, "batch_size": 8, "seq_len": 24, "eval_every": 10,
-              "checkpoint_every": 10, "amp": True}
+    config = NoteRNNConfig(hidden_size=32, steps=20, batch_size=8, seq_len=24, eval_every=10, checkpoint_every=10,
+                           amp=True)
     run = train_note_rnn(config, tmp_path / "run", device="cuda", progress=False, corpus=tiny_corpus())
     assert json.loads((run / "metrics.json").read_text())["device"].startswith("cuda")
     model = load_note_rnn(run, device="cuda")

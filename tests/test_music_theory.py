@@ -11,10 +11,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music.keys import Key, key_tables, parse_key
 from rllab.music.theory import (
-    REWARD_PRESETS, RULES, batched_step_rewards, preset_weights, step_rewards, total_reward,
+    REWARD_PRESETS,
+    RULES,
+    batched_step_rewards,
+    preset_weights,
+    step_rewards,
+    total_reward,
 )
 from rllab.music.theory_ref import autocorrelation
 from rllab.music.theory_torch import IncrementalRules

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-
-from agents.note_rnn import NoteRNN, save_note_rnn
 from cli_helpers import run_main as run_cli
+
+from rllab.music.note_rnn import NoteRNN, save_note_rnn
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +78,17 @@ def test_bench_melody_prints_throughput(capsys):
 
 
 def test_tutor_presets_hold_the_paper_constants():
-    from agents.sequence_tutor import TunerConfig, make_dataclass
-    from rllab.commands.tutor import load_tutor_preset, note_rnn_settings, tutor_presets
+    from rllab.agents.tutor import TunerConfig
+    from rllab.core.config import TUTOR_PRESETS, from_mapping
+    from rllab.lab.tutor.pipeline import load_tutor_preset
 
-    assert {"fast", "paper"} <= set(tutor_presets())
-    paper = make_dataclass(TunerConfig, load_tutor_preset("paper")["tuner"], "tuner")
+    assert {"fast", "paper"} <= set(TUTOR_PRESETS.names())
+    paper = from_mapping(TunerConfig, load_tutor_preset("paper").tuner, "tuner")
     assert (paper.gamma, paper.c, paper.batch_size, paper.target_update, paper.steps) == (0.5, 0.5, 32, 0.01, 1_000_000)
-    for name in tutor_presets():
+    for name in TUTOR_PRESETS.names():
         preset = load_tutor_preset(name)
-        make_dataclass(TunerConfig, preset["tuner"], "tuner")
-        assert note_rnn_settings(preset["note_rnn"])["hidden_size"] == 100
+        from_mapping(TunerConfig, preset.tuner, "tuner")
+        assert preset.prior_config().hidden_size == 100
 
 
 def test_sb3_trains_on_the_melody_env_through_rllab_train(note_rnn_path, tmp_path):

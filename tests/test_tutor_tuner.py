@@ -9,13 +9,14 @@ import math
 import pytest
 import torch
 
-from agents.note_rnn import NoteRNN, load_note_rnn
-from agents.sequence_tutor import (
-    EpisodeReplay, Samples, Tuner, TunerConfig, make_dataclass, policy_logits, rollout, sequence_logits, td_targets,
-    train_tuner,
-)
-from envs.melody import MelodyVecEnv, RewardSpec
-from rllab.errors import UserError
+from rllab.agents.tutor import Samples, TunerConfig, make_tuner, rollout, train_tuner
+from rllab.agents.tutor.replay import EpisodeReplay
+from rllab.agents.tutor.sampling import policy_logits, sequence_logits
+from rllab.agents.tutor.value import td_targets
+from rllab.core.config import from_mapping
+from rllab.core.errors import UserError
+from rllab.envs.melody import MelodyVecEnv, RewardSpec
+from rllab.music.note_rnn import NoteRNN, load_note_rnn
 from rllab.music.theory import batched_step_rewards, total_reward
 
 torch.set_num_threads(1)
@@ -91,7 +92,7 @@ def test_replay_is_fifo_over_whole_episodes():
 
 @pytest.mark.parametrize("method", ["q", "psi", "g", "rl_only"])
 def test_value_methods_learn_the_rules(prior, method):
-    tuner = Tuner(small_config(method=method, steps=16384, lr=3e-3), prior, "cpu")
+    tuner = make_tuner(small_config(method=method, steps=16384, lr=3e-3), prior, "cpu")
     before = tuner.evaluate_curve()
     while tuner.steps < 16384:
         tuner.train_round()
@@ -127,7 +128,7 @@ def test_killed_run_resumes_to_the_same_model(prior, tmp_path):
     assert [p["r_mt"] for p in full.curves] == [p["r_mt"] for p in resumed.curves]
     again = train_tuner(cfg, prior, tmp_path / "killed")  # a finished run is reused, not retrained
     assert again.updates == resumed.updates
-    with pytest.raises(UserError, match="different configuration"):
+    with pytest.raises(UserError, match="different config .differs in: tuner"):
         train_tuner(small_config(method="psi", c=2.0), prior, tmp_path / "killed")
 
 
@@ -138,15 +139,15 @@ def test_killed_run_resumes_to_the_same_model(prior, tmp_path):
     ({"exploration": "curious"}, "unknown exploration"),
     ({"gamma": 1.5}, "gamma"),
     ({"reward_preset": "loud"}, "unknown reward preset"),
-    ({"lr_typo": 1.0}, "unknown tuner field"),
-    ({"ppo": {"clip_typo": 0.1}}, "unknown ppo field"),
+    ({"lr_typo": 1.0}, "tuner: unknown field 'lr_typo'"),
+    ({"ppo": {"clip_typo": 0.1}}, "tuner: ppo: unknown field 'clip_typo' .did you mean 'clip'"),
 ])
 def test_bad_configs_are_user_errors(fields, message):
     with pytest.raises(UserError, match=message):
-        make_dataclass(TunerConfig, fields, "tuner")
+        from_mapping(TunerConfig, fields, "tuner")
 
 
 def test_reward_spec_for_g_and_rl_only_drops_the_log_prior_term(prior):
-    assert Tuner(small_config(method="g"), prior, "cpu").env.reward.prior is False
-    assert Tuner(small_config(method="rl_only"), prior, "cpu").env.reward.prior is False
-    assert Tuner(small_config(method="q"), prior, "cpu").env.reward == RewardSpec(c=0.5, prior=True)
+    assert make_tuner(small_config(method="g"), prior, "cpu").env.reward.prior is False
+    assert make_tuner(small_config(method="rl_only"), prior, "cpu").env.reward.prior is False
+    assert make_tuner(small_config(method="q"), prior, "cpu").env.reward == RewardSpec(c=0.5, prior=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from envs.go.engine import default_komi, geometry
-from rllab.errors import UserError
+from rllab.core.errors import UserError
+from rllab.envs.go.engine import default_komi, geometry
 
 EMPTY, BLACK_C, WHITE_C, EDGE = 0, 1, 2, 3
 

@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 
 BLACK, WHITE = 0, 1
 MIN_SIZE, MAX_SIZE = 2, 19

@@ -27,9 +27,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.go.engine import BLACK, WHITE, GoGame, default_komi, geometry
-from envs.go.opponents import RESIGN, Player, make_player
-from rllab.errors import UserError, choices_hint
+from rllab.core.errors import UserError, choices_hint
+from rllab.envs.go.engine import BLACK, WHITE, GoGame, default_komi, geometry
+from rllab.envs.go.player import RESIGN, Player
+from rllab.envs.go.player_specs import make_player
+from rllab.envs.go.sgf import save_game
 
 ILLEGAL_MODES = ("raise", "lose", "pass")
 COLORS = ("black", "white", "alternate", "random")
@@ -65,30 +67,6 @@ SHAPINGS: dict[str, Callable[[GoGame], float]] = {
     "captures": _captures,
     "territory": _territory,
 }
-
-
-def observation_from_game(game: GoGame, history: int) -> np.ndarray:
-    """The env's plane stack for the side to move, rebuilt by replaying ``game`` (for GTP and match players)."""
-    replay = GoGame(game.size, game.komi, game.max_moves)
-    n = game.size
-    planes = np.zeros((history, 2, n, n), dtype=np.uint8)
-    start = max(0, len(game.history) - history)
-    for i, action in enumerate(game.history):
-        replay.apply(action)
-        if i + 1 > start:
-            planes[1:] = planes[:-1]
-            planes[0] = replay.planes()
-    return stack_planes(planes, game.to_play)
-
-
-def stack_planes(planes: np.ndarray, to_play: int) -> np.ndarray:
-    """(k, 2, N, N) history, newest first -> (2k+1, N, N): own, opponent, colour plane (1 = Black to move)."""
-    k, _, n, _ = planes.shape
-    obs = np.empty((2 * k + 1, n, n), dtype=np.uint8)
-    obs[:k] = planes[:, to_play]
-    obs[k:2 * k] = planes[:, 1 - to_play]
-    obs[2 * k] = to_play == BLACK
-    return obs
 
 
 def _frame_rows(history: int, newest: int, to_play: int) -> np.ndarray:
@@ -247,8 +225,6 @@ class GoLiteEnv(gym.Env):
 
     def save_sgf(self, path: str | os.PathLike[str]) -> Path:
         """Write the current game as SGF (players named by colour role)."""
-        from envs.go.sgf import save_game
-
         names = self._player_names()
         return save_game(path, self.game, black=names[BLACK], white=names[WHITE], forfeit=self._forfeit_loser())
 

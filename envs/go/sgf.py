@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sgfmill import sgf
 
-from envs.go.engine import BLACK, GoGame, default_komi
-from rllab import atomic
-from rllab.errors import UserError
+from rllab.core import atomic
+from rllab.core.errors import UserError
+from rllab.envs.go.engine import BLACK, GoGame, default_komi
 
 
 def result_string(game: GoGame, forfeit: int | None = None) -> str:

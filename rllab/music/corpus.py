@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from rllab import atomic
-from rllab.errors import UserError, choices_hint
+from rllab.core import atomic
+from rllab.core.errors import UserError, choices_hint
+from rllab.music.encode import parse_file
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
 
 ENCODER_VERSION = 1
@@ -159,8 +160,6 @@ def _load(npz_path: Path) -> Corpus:
 
 def _parse_all(jobs: list[tuple[str, Path]], spec: TokenSpec, workers: int,
                on_file: Callable[[], None]) -> list[tuple[list[tuple[str, np.ndarray]], Counter]]:
-    from rllab.music.encode import parse_file
-
     results: list[Any] = [None] * len(jobs)
     if workers <= 1:
         for i, (_, path) in enumerate(jobs):
@@ -190,7 +189,13 @@ def build_corpus(collections: Iterable[str] | str | None = None, *, spec: TokenS
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     start = time.perf_counter()
     if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         with Progress(TextColumn("encoding corpus"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
                       TimeRemainingColumn()) as bar:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
 
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

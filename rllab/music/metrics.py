@@ -14,9 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music.keys import C_MAJOR, Key, key_tables, parse_key
-from rllab.music.tokens import NO_EVENT, NOTE_OFF, NUM_SPECIAL, PAPER_SPEC, TokenSpec, validate_tokens
+from rllab.music.note_rnn import sequence_log_probs
+from rllab.music.theory_torch import (
+    batched_rewards,
+    prefix_autocorrelation,
+    previous_pitches,
+    unique_extremes,
+)
+from rllab.music.tokens import (
+    NO_EVENT,
+    NOTE_OFF,
+    NUM_SPECIAL,
+    PAPER_SPEC,
+    TokenSpec,
+    validate_tokens,
+)
 
 #: Table-1 rows in the paper's order, then the extra statistics; ``format_table`` prints them in this order.
 TABLE1_KEYS = (
@@ -63,7 +77,6 @@ def interval_counts(arr: np.ndarray, key: Key, spec: TokenSpec) -> dict[str, flo
     """Mean count per composition of each melodic interval class (prev = last pitch before the step)."""
     import torch
 
-    from rllab.music.theory_torch import previous_pitches
 
     tables = key_tables(key, spec)
     tokens = torch.as_tensor(arr)
@@ -96,7 +109,6 @@ def composition_stats(tokens: Any, *, key: Key | str = C_MAJOR, spec: TokenSpec 
     """Table-1 statistics, interval counts and diversity metrics of ``N`` compositions ``[N, T]``."""
     import torch
 
-    from rllab.music.theory_torch import batched_rewards, prefix_autocorrelation, unique_extremes
 
     key = parse_key(key)
     arr = _as_batch(tokens, spec)
@@ -166,7 +178,6 @@ def model_fit_stats(model: Any, tokens: Any, *, spec: TokenSpec = PAPER_SPEC,
     """
     import torch
 
-    from agents.note_rnn import sequence_log_probs
 
     if model.config["num_classes"] != spec.num_classes:
         raise UserError(f"the model has {model.config['num_classes']} classes, the token spec "

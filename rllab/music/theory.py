@@ -16,10 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rllab.errors import UserError, choices_hint
+from rllab.core.errors import UserError, choices_hint
 from rllab.music.keys import A_MINOR, C_MAJOR, Key, key_tables, parse_key
-from rllab.music.rulebook import DEFAULT_PRESET, PRESETS_WITHOUT_PRIOR, REWARD_PRESETS, RULES
+from rllab.music.rulebook import (
+    DEFAULT_PRESET,
+    PRESETS_WITHOUT_PRIOR,
+    REWARD_PRESETS,
+    RULES,
+)
 from rllab.music.theory_ref import reference_step_rewards
+from rllab.music.theory_torch import batched_rewards
 from rllab.music.tokens import PAPER_SPEC, TokenSpec, validate_tokens
 
 if TYPE_CHECKING:
@@ -54,7 +60,6 @@ def batched_step_rewards(tokens: torch.Tensor, *, key: Key | str = C_MAJOR, spec
     """
     import torch
 
-    from rllab.music.theory_torch import batched_rewards
 
     _check_length(length)
     if not isinstance(tokens, torch.Tensor):

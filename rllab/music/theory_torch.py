@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 from rllab.music import rulebook as rb
 from rllab.music.keys import KeyTables
 from rllab.music.tokens import NO_EVENT, NOTE_OFF, NUM_SPECIAL, TokenSpec

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rllab.errors import UserError
+from rllab.core.errors import UserError
 
 NOTE_OFF = 0
 NO_EVENT = 1

@@ -1,0 +1,97 @@
+"""Evaluation on the unshaped task metrics: whole episodes, one record each, summarised and written to the run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rllab.agents.sb3.algos import load_run_model, uses_masks
+from rllab.agents.sb3.env_factory import make_env
+from rllab.core import atomic
+from rllab.core.device import limit_cpu_threads
+from rllab.core.errors import UserError
+from rllab.core.runs import RunDir
+from rllab.core.video import write_video
+
+EVALUATION_JSON = "evaluation.json"
+EVALUATION_CSV = "evaluation.csv"
+
+
+def action_masks(env: gym.Env) -> np.ndarray:
+    """The legal-action mask of a (possibly wrapped) env; gymnasium's wrappers do not forward ``action_masks``."""
+    return np.asarray(env.get_wrapper_attr("action_masks")(), dtype=bool)
+
+
+def run_episodes(model: Any, env: gym.Env, episodes: int, deterministic: bool, info_keywords: list[str],
+                 seed: int, frames: list[np.ndarray] | None = None) -> list[dict[str, float]]:
+    """Play whole episodes and return one record per episode: return, length and the final-info keywords.
+
+    The final ``info`` is where environments report their unshaped task metric (win, x_pos_max, rule
+    statistics), which is what experiments compare. ``frames`` collects the first episode's rendered frames.
+    """
+    masked = uses_masks(type(model))
+    records = []
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        total, length, done = 0.0, 0, False
+        record_frames = frames is not None and episode == 0
+        if record_frames:
+            frames.append(env.render())
+        while not done:
+            kwargs = {"action_masks": action_masks(env)} if masked else {}
+            action, _ = model.predict(obs, deterministic=deterministic, **kwargs)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            length += 1
+            done = terminated or truncated
+            if record_frames:
+                frames.append(env.render())
+        record = {"episode": episode, "return": total, "length": length}
+        for key in info_keywords:
+            value = info.get(key, math.nan)
+            record[key] = float(value) if isinstance(value, (int, float, np.number, bool, np.bool_)) else math.nan
+        records.append(record)
+    return records
+
+
+def summarize(records: list[dict[str, float]]) -> dict[str, float]:
+    """Mean (and std for the return) of each per-episode field."""
+    summary: dict[str, float] = {"episodes": len(records)}
+    if not records:
+        return summary
+    for key in records[0]:
+        if key == "episode":
+            continue
+        values = np.array([r[key] for r in records], dtype=float)
+        summary[f"{key}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    returns = np.array([r["return"] for r in records], dtype=float)
+    summary["return_std"] = float(returns.std())
+    return summary
+
+
+def evaluate_run(run: RunDir, episodes: int, deterministic: bool = True, video: Path | None = None,
+                 seed: int | None = None) -> dict[str, Any]:
+    """Evaluate a run's model; write ``evaluation.json`` and ``evaluation.csv`` into the run directory."""
+    limit_cpu_threads(1)
+    if episodes <= 0:
+        raise UserError("--episodes must be positive")
+    config, model = load_run_model(run)
+    env = make_env(config, render_mode="rgb_array" if video else None)
+    frames: list[np.ndarray] | None = [] if video else None
+    seed = 1_000_000 + config.seed if seed is None else seed
+    try:
+        records = run_episodes(model, env, episodes, deterministic, config.eval.info_keywords, seed, frames)
+        fps = env.metadata.get("render_fps", 30)
+    finally:
+        env.close()
+    summary = {"run": str(run.path), "env": config.env, "algo": config.algo, "deterministic": deterministic,
+               "steps": run.status.get("steps"), **summarize(records), "episodes_detail": records}
+    atomic.write_json(run.path / EVALUATION_JSON, summary)
+    atomic.write_csv(run.path / EVALUATION_CSV, records, list(records[0]))
+    if video is not None and frames:
+        write_video([f for f in frames if f is not None], video, fps=fps)
+    return summary

@@ -1,0 +1,3 @@
+from rllab.cli.app import main
+
+main()

@@ -1,0 +1,126 @@
+"""Go-lite commands: ``rllab gtp``, ``rllab match``, ``rllab bench go`` and ``rllab bench go-rules``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from rllab.cli.console import console
+from rllab.cli.options import int_list
+from rllab.core.errors import UserError
+from rllab.envs.go.gtp_engine import GtpEngine
+from rllab.lab.bench.go import go_table
+from rllab.lab.bench.go_rules import crosscheck, crosscheck_batched
+from rllab.lab.go_match import match_specs, open_player, player_board_size
+
+PLAYER_HELP = "random | heuristic | gnugo[:LEVEL] | gtp:<command line> | <run dir or model .zip>"
+
+
+def gtp(
+    model: Annotated[str, typer.Option(help=f"Player to serve: {PLAYER_HELP}.")] = "heuristic",
+    size: Annotated[int | None, typer.Option(help="Board size (default: the model's, else 9).")] = None,
+    komi: Annotated[float | None, typer.Option(help="Komi (default per size: 5x5 24.5, 7x7 8.5, 9x9 7.5).")] = None,
+    deterministic: Annotated[bool, typer.Option(help="Play the policy's most likely move.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed for sampled moves and tie breaks.")] = 0,
+) -> None:
+    """Run a GTP v2 engine on stdin/stdout (for Go GUIs, GNU Go's twogtp, or `rllab match`)."""
+    player = open_player(model, deterministic)
+    trained = player_board_size(player)
+    engine = GtpEngine(player, size=size or trained or 9, komi=komi, seed=seed, fixed_size=trained is not None)
+    engine.serve(sys.stdin, sys.stdout)
+
+
+def match(
+    black: Annotated[str, typer.Option(help=f"First player (Black in odd-numbered games): {PLAYER_HELP}.")],
+    white: Annotated[str, typer.Option(help=f"Second player: {PLAYER_HELP}.")],
+    size: Annotated[int | None, typer.Option(help="Board size (default: a trained model's, else 7).")] = None,
+    games: Annotated[int, typer.Option(help="Number of games; colours alternate every game.")] = 10,
+    komi: Annotated[float | None, typer.Option(help="Komi (default per size).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for SGFs, games.jsonl, summary.json.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for random players and engine seeds.")] = 0,
+    deterministic: Annotated[bool, typer.Option(help="Policies play their most likely move (as in every "
+                                                     "documented figure); --no-deterministic samples.")] = True,
+) -> None:
+    """Play a match, save every game as SGF and print the first player's win rate with a 95% CI."""
+    out = out or Path("runs") / "go-matches" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{black} vs {white}", total=games)
+        result = match_specs(black, white, size, games, out, komi=komi, seed=seed, deterministic=deterministic,
+                             on_game=lambda i, r: progress.update(task, completed=i + 1))
+    low, high = result.summary()["ci95"]
+    first, second = result.names
+    console.print(f"{first} vs {second}: {result.games} games, {result.wins[0]} wins, {result.wins[1]} losses, "
+                  f"{result.draws} draws; win rate {result.win_rate:.1%} (95% CI {low:.1%}-{high:.1%})")
+    if result.score_checks:
+        console.print(f"GTP final_score agrees with our Tromp-Taylor count in "
+                      f"{result.score_agreements}/{result.score_checks} games")
+    console.print(f"SGFs and results: {out}")
+    if result.aborted:
+        raise UserError(f"match stopped early ({result.aborted}); {result.games} finished games are saved in {out}")
+
+
+def bench_go(
+    seconds: Annotated[float, typer.Option(help="Seconds per row.")] = 2.0,
+    sizes: Annotated[str, typer.Option(help="Comma-separated board sizes.")] = "5,7,9",
+    batches: Annotated[str, typer.Option(help="Comma-separated batch sizes for the batched engine.")] = "64,256,1024",
+    device: Annotated[str, typer.Option(help="Device for the batched engine: auto | cpu | cuda.")] = "cpu",
+    openspiel: Annotated[bool, typer.Option(help="Also run OpenSpiel's go through the same loops.")] = True,
+) -> None:
+    """Moves per second: engine alone, env with planes + mask, batched engine; OpenSpiel in the same run."""
+    rows = go_table(seconds, tuple(int_list(sizes, "--sizes")), tuple(int_list(batches, "--batches")), device,
+                    openspiel)
+    table = Table(title=f"Go-lite throughput (random legal moves, {seconds:g} s per row, one torch thread)")
+    for col in ("size", "what", "backend", "moves/s", "moves/CPU-s", "ours / OpenSpiel"):
+        table.add_column(col, justify="right")
+    for row in rows:
+        r = row.rate
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+        table.add_row(str(r.size), r.what, r.backend, f"{r.per_s:,.0f}", f"{r.per_cpu_s:,.0f}", ratio)
+    console.print(table)
+
+
+def bench_go_rules(
+    games: Annotated[int, typer.Option(help="Random games per size.")] = 1000,
+    sizes: Annotated[str, typer.Option(help="Comma-separated board sizes.")] = "5,7,9",
+    batched: Annotated[int, typer.Option(help="Games per size for the batched-vs-single check (0 = skip).")] = 256,
+    seed: Annotated[int, typer.Option(help="Seed of the random games.")] = 0,
+) -> None:
+    """Rules cross-check: legal sets and returns vs OpenSpiel, batched engine vs single-game engine."""
+    size_list = int_list(sizes, "--sizes")
+    failures = 0
+    with Progress(console=console) as progress:
+        task = progress.add_task("cross-checking", total=len(size_list) * (2 if batched else 1))
+        for size in size_list:
+            r = crosscheck(size, games, seed=seed)
+            progress.advance(task)
+            console.print(f"{size}x{size} vs OpenSpiel: {r.games} games, {r.positions:,} positions, "
+                          f"{r.differences} differences ({r.superko_games} superko draws, "
+                          f"{r.capped_games} hit the {2 * size * size}-move cap)")
+            failures += r.differences
+            for example in r.examples:
+                console.print(f"  {example}", style="red", markup=False)
+            if batched:
+                b = crosscheck_batched(size, batched, seed=seed)
+                progress.advance(task)
+                console.print(f"{size}x{size} batched vs single: {b.games} games, {b.positions:,} positions, "
+                              f"{b.differences} differences")
+                failures += b.differences
+                for example in b.examples:
+                    console.print(f"  {example}", style="red", markup=False)
+    if failures:
+        raise UserError(f"{failures} rule differences found")
+    console.print("no differences")
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    """Attach this module's commands to the app and the `bench` group."""
+    app.command("gtp")(gtp)
+    app.command("match")(match)
+    bench.command("go")(bench_go)
+    bench.command("go-rules")(bench_go_rules)

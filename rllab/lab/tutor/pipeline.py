@@ -1,0 +1,197 @@
+"""The tutor job: build (or load) the corpus, train (or reuse) the Note RNN, tune it with each method, score every
+model and write the report directory::
+
+    OUT/report.md         Table-1-style statistics for the Note RNN and every tuned model, targets, phase times
+    OUT/table.json        the same numbers, machine-readable
+    OUT/curves.png        music-theory reward and log p(a|s) over training, one line per method
+    OUT/<method>/         sample_000.mid + sample_000.png ... (note_rnn/, q/, psi/, g/, rl_only/, ppo_kl/)
+    OUT/runs/<method>/    the tuning run (config, checkpoints, model.pt, curves.json); rerunning resumes it
+
+:func:`run_tutor` is what ``rllab tutor`` calls; scripts and notebooks call it the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from rllab.agents.note_rnn_trainer import NoteRNNConfig, note_rnn_config, resume_note_rnn, train_note_rnn
+from rllab.agents.tutor import METHODS, TunerConfig, evaluate, train_tuner
+from rllab.core.config import TUTOR_PRESETS, from_mapping, unknown_name
+from rllab.core.device import limit_cpu_threads, resolve_device
+from rllab.core.errors import UserError, choices_hint
+from rllab.core.runs import CONFIG_FILE
+from rllab.envs.melody import default_note_rnn_path, load_primers, resolve_prior
+from rllab.lab.tutor.report import METHOD_LABELS, TargetCheck, plot_curves, targets_check, write_report, write_samples
+from rllab.music.corpus import load_corpus
+from rllab.music.note_rnn import NoteRNN
+from rllab.music.tokens import PAPER_SPEC
+
+DEFAULT_PRESET = "fast"
+DEFAULT_METHODS = ("q", "psi", "g")
+
+
+@dataclass
+class TutorPreset:
+    """A tutor preset (``rllab/presets/tutor/``): the prior's training, the tuners' config, the evaluation size."""
+
+    description: str = ""
+    note_rnn: dict[str, Any] = field(default_factory=dict)   # ``preset`` (a Note RNN preset name) + overrides
+    tuner: dict[str, Any] = field(default_factory=dict)      # TunerConfig fields
+    eval: dict[str, Any] = field(default_factory=dict)       # compositions, samples
+
+    def prior_config(self) -> NoteRNNConfig:
+        section = dict(self.note_rnn)
+        return note_rnn_config(section.pop("preset", "paper"), section)
+
+
+@dataclass
+class TutorConfig:
+    """One ``rllab tutor`` run. ``None`` fields take the preset's value."""
+
+    out: Path = Path("runs/tutor")
+    preset: str = DEFAULT_PRESET
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    device: str = "auto"
+    note_rnn: Path | None = None     # a Note RNN to tune (default: the cached one, trained on first use)
+    steps: int | None = None         # tuning steps per method
+    c: float | None = None
+    compositions: int | None = None  # compositions per model for the table
+    samples: int | None = None       # MIDI + piano-roll samples per model
+    seed: int = 0
+
+
+@dataclass
+class TutorResult:
+    """What a tutor run produced: the report directory, the statistics per model, the target checks, times."""
+
+    out: Path
+    rows: dict[str, dict[str, float]]
+    table: str                      # the statistics as a markdown table
+    targets: list[TargetCheck]
+    timings: dict[str, float]
+    device: str
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.md"
+
+    @property
+    def targets_met(self) -> bool:
+        return all(check.met for check in self.targets)
+
+
+def parse_methods(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"q,psi"`` or a sequence -> checked method names (``ψ`` and ``-`` accepted), without repeats."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    methods = [m.strip().lower().replace("ψ", "psi").replace("-", "_") for m in items if m.strip()]
+    if not methods:
+        raise UserError(f"--methods is empty; {choices_hint(METHODS)}")
+    for method in methods:
+        if method not in METHODS:
+            raise unknown_name("method", method, METHODS)
+    return tuple(dict.fromkeys(methods))
+
+
+def load_tutor_preset(name: str) -> TutorPreset:
+    preset_name, data = TUTOR_PRESETS.load(name)
+    return from_mapping(TutorPreset, data, f"tutor preset {preset_name}")
+
+
+def obtain_prior(note_rnn: Path | None, settings: NoteRNNConfig, device: str, console: Console) -> NoteRNN:
+    """The frozen Note RNN: the one given, the cached one, or one trained now (corpus cache built first).
+
+    The cached prior is trained once into ``$RLLAB_CACHE/tutor/note_rnn`` and reused by later runs (and by
+    ``rllab/Melody-v0``); a killed training resumes from its checkpoint.
+    """
+    if note_rnn is not None:
+        return resolve_prior(note_rnn, PAPER_SPEC.num_classes, device)
+    path = default_note_rnn_path()
+    if path.is_file():
+        console.print(f"[bold]Note RNN[/]: reusing {path}")
+        return resolve_prior(path, PAPER_SPEC.num_classes, device)
+    console.print("[bold]corpus[/]: loading the melody cache (built on first use)")
+    corpus = load_corpus(settings.collections, progress=True)
+    run_dir = path.parent
+    if (run_dir / CONFIG_FILE).is_file():
+        console.print(f"[bold]Note RNN[/]: resuming the prior in {run_dir}")
+        run = resume_note_rnn(run_dir, device=device, corpus=corpus)
+    else:
+        console.print(f"[bold]Note RNN[/]: training the prior in {run_dir}")
+        run = train_note_rnn(settings, run_dir, device=device, corpus=corpus)
+    return resolve_prior(Path(run) / "model.pt", PAPER_SPEC.num_classes, device)
+
+
+def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResult:
+    """Run the tutor job described by ``config`` and write its report directory (see the module docstring)."""
+    console = console or Console()
+    started = time.perf_counter()
+    methods = parse_methods(config.methods)
+    preset = load_tutor_preset(config.preset)
+    dev = resolve_device(config.device)
+    if dev == "cpu":
+        limit_cpu_threads()
+    tuner_fields = dict(preset.tuner)
+    tuner_fields.update({k: v for k, v in {"steps": config.steps, "c": config.c}.items() if v is not None})
+    tuner_fields["seed"] = config.seed
+    base = from_mapping(TunerConfig, tuner_fields, f"tutor preset {config.preset}: tuner")
+    settings = preset.prior_config()
+    eval_cfg = {"compositions": 10_000, "samples": 100, **preset.eval}
+    n_eval = config.compositions if config.compositions is not None else int(eval_cfg["compositions"])
+    n_samples = config.samples if config.samples is not None else int(eval_cfg["samples"])
+    if n_eval < 1 or n_samples < 0:
+        raise UserError("--compositions must be >= 1 and --samples >= 0")
+    out = Path(config.out)
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    prior = obtain_prior(config.note_rnn, settings, dev, console)
+    timings["corpus + Note RNN"] = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    primers = load_primers(base.priming)
+    reward = base.reward_spec(prior=True)
+
+    curves: dict[str, list[dict[str, float]]] = {}
+    models: dict[str, Any] = {}
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        for method in methods:
+            cfg = from_mapping(TunerConfig, {**tuner_fields, "method": method}, "tuner")
+            task = progress.add_task(f"tuning {METHOD_LABELS[method]}", total=cfg.steps)
+            t0 = time.perf_counter()
+            tuner = train_tuner(cfg, prior, out / "runs" / method, device=dev, primers=primers,
+                                progress=_updater(progress, task))
+            progress.update(task, completed=cfg.steps)
+            timings[f"tune {method}"] = time.perf_counter() - t0
+            curves[method] = tuner.curves
+            models[method] = tuner.model.eval()
+
+        rows: dict[str, dict[str, float]] = {}
+        task = progress.add_task("evaluating + samples", total=len(methods) + 1)
+        t0 = time.perf_counter()
+        for i, method in enumerate(["note_rnn", *methods]):
+            summary, tokens = evaluate(prior, models.get(method), method, n=n_eval, reward=reward, primers=primers,
+                                       device=dev, seed=config.seed + 1000 + i)
+            rows[method] = summary
+            write_samples(out / method, tokens, n_samples, METHOD_LABELS[method])
+            progress.update(task, advance=1)
+        timings["evaluate + samples"] = time.perf_counter() - t0
+
+    plot_curves(curves, out / "curves.png")
+    timings["total"] = time.perf_counter() - started
+    table = write_report(out, rows, timings, config.preset, base.to_dict(), n_eval, dev)
+    return TutorResult(out, rows, table, targets_check(rows), timings, dev)
+
+
+def _updater(progress: Progress, task: Any) -> Callable[[int, int], None]:
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done)
+
+    return update

@@ -1,0 +1,111 @@
+"""The tutor's report: Table-1 statistics per model, the paper's targets for the Q model, curves, MIDI samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rllab.core import atomic
+from rllab.music.metrics import TABLE1_KEYS, format_table
+from rllab.music.midi import piano_roll_png, tokens_to_midi
+
+METHOD_LABELS = {"note_rnn": "Note RNN", "q": "Q", "psi": "Ψ", "g": "G", "rl_only": "RL only", "ppo_kl": "PPO-KL"}
+EXTRA_KEYS = ("distinct_4grams", "unique_compositions", "pitch_class_entropy", "r_mt_mean", "log_p_mean", "kl_mean",
+              "entropy_mean")
+#: The paper's Q column, as targets (fractions).
+Q_TARGETS = {"notes_excessively_repeated": ("<=", 0.01), "notes_not_in_key": ("<=", 0.01),
+             "starts_with_tonic": (">=", 0.25), "leaps_resolved": (">=", 0.90), "notes_in_motif": (">=", 0.70)}
+LOG_P_MARGIN = 1.0  # nats per note of the Q model over RL only
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One target of the Q model: the value measured, the bound, and the headroom (positive = met)."""
+
+    name: str
+    value: float
+    op: str
+    bound: float
+
+    @property
+    def headroom(self) -> float:
+        return self.bound - self.value if self.op == "<=" else self.value - self.bound
+
+    @property
+    def met(self) -> bool:
+        return self.headroom >= 0
+
+    def line(self) -> str:
+        mark = "✔" if self.met else "✘"
+        if self.name == "log_p_margin":
+            return f"- log p margin over RL only: {self.value:+.2f} nats (target {self.op} +{self.bound:.2f}) {mark}"
+        return f"- {self.name}: {self.value:.2%} (target {self.op} {self.bound:.0%}) {mark}"
+
+
+def targets_check(rows: dict[str, dict[str, float]]) -> list[TargetCheck]:
+    """The paper's targets for the Q model (and the log p margin over RL only, when it was run)."""
+    if "q" not in rows:
+        return []
+    q = rows["q"]
+    checks = [TargetCheck(name, q.get(name, float("nan")), op, bound) for name, (op, bound) in Q_TARGETS.items()]
+    if "rl_only" in rows:
+        margin = q["log_p_mean"] - rows["rl_only"]["log_p_mean"]
+        checks.append(TargetCheck("log_p_margin", margin, ">=", LOG_P_MARGIN))
+    return checks
+
+
+def write_samples(folder: Path, tokens: np.ndarray, count: int, title: str) -> None:
+    """The first ``count`` compositions as ``sample_NNN.mid`` and a piano-roll ``sample_NNN.png`` each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(min(count, len(tokens))):
+        tokens_to_midi(tokens[i], folder / f"sample_{i:03d}.mid")
+        piano_roll_png(tokens[i], folder / f"sample_{i:03d}.png", title=f"{title} #{i}")
+
+
+def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """Music-theory reward and log p over training, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for method, points in curves.items():
+        steps = [p["steps"] for p in points]
+        axes[0].plot(steps, [p["r_mt"] for p in points], marker=".", label=METHOD_LABELS[method])
+        axes[1].plot(steps, [p["log_p"] for p in points], marker=".", label=METHOD_LABELS[method])
+    axes[0].set(title="music-theory reward per note", xlabel="environment steps")
+    axes[1].set(title="log p(a|s) under the Note RNN", xlabel="environment steps")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    atomic.write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+def write_report(out: Path, rows: dict[str, dict[str, float]], timings: dict[str, float], preset: str,
+                 tuner_cfg: dict[str, Any], n_eval: int, device: str) -> str:
+    """``report.md`` and ``table.json``; returns the markdown table."""
+    table = format_table({METHOD_LABELS[m]: r for m, r in rows.items()}, keys=(*TABLE1_KEYS, *EXTRA_KEYS))
+    lines = [
+        "# Sequence Tutor report", "",
+        f"Preset `{preset}` on `{device}`; {n_eval} compositions of {tuner_cfg['length']} steps per model, sampled "
+        "from each model's policy (softmax of Q for Q and RL only, ∝ exp Ψ for Ψ, ∝ p·exp G for G, the Note RNN "
+        "itself for the Note RNN). `log_p_mean` is the mean per-note log p(a|s) under the Note RNN, `kl_mean` the "
+        "mean per-step KL(π‖p), `r_mt_mean` the mean per-note music-theory reward.", "",
+        table, "",
+    ]
+    checks = targets_check(rows)
+    if checks:
+        lines += ["## Targets for the Q model", "", *(check.line() for check in checks), ""]
+    lines += ["## Wall time", ""] + [f"- {name}: {seconds:.0f} s" for name, seconds in timings.items()]
+    lines += ["", "## Tuner configuration", "", "```yaml", yaml.safe_dump(tuner_cfg, sort_keys=False).rstrip(),
+              "```", ""]
+    atomic.write_text(out / "report.md", "\n".join(lines))
+    atomic.write_json(out / "table.json", {"rows": rows, "timings_s": timings, "preset": preset})
+    return table
