@@ -57,7 +57,7 @@ def test_reward_is_rules_over_c_plus_log_prior(prior):
     actions = [int(a) for a in rng.integers(0, 38, size=32)]
     env = MelodyEnv(note_rnn=prior, c=0.5)
     rewards, infos = run_episode(env, actions)
-    for t, (reward, info) in enumerate(zip(rewards, infos)):
+    for t, (reward, info) in enumerate(zip(rewards, infos, strict=True)):
         parts = step_rewards(actions[:t], actions[t])
         assert {f"r_{r}" for r in RULES} <= set(info)
         for rule in RULES:

@@ -108,7 +108,8 @@ def test_ppo_kl_trains_and_saves(prior, tmp_path):
     assert tuner.updates == 2 * 2 * 2
     assert all(math.isfinite(p["kl"]) for p in tuner.curves)
     tuned = load_note_rnn(tmp_path / "run" / "model.pt")
-    assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), prior.state_dict().values()))
+    pairs = zip(tuned.state_dict().values(), prior.state_dict().values(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
 
 
 def test_killed_run_resumes_to_the_same_model(prior, tmp_path):
@@ -123,7 +124,7 @@ def test_killed_run_resumes_to_the_same_model(prior, tmp_path):
         train_tuner(cfg, prior, tmp_path / "killed", progress=kill)
     resumed = train_tuner(cfg, prior, tmp_path / "killed")
     assert resumed.steps == full.steps == 4096
-    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert [p["r_mt"] for p in full.curves] == [p["r_mt"] for p in resumed.curves]
     again = train_tuner(cfg, prior, tmp_path / "killed")  # a finished run is reused, not retrained

@@ -79,7 +79,7 @@ class ValueTuner(Tuner):
         nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
         with torch.no_grad():
-            for target_param, param in zip(self.target.parameters(), self.model.parameters()):
+            for target_param, param in zip(self.target.parameters(), self.model.parameters(), strict=True):
                 target_param.lerp_(param, cfg.target_update)
         self.updates += 1
         return loss.detach().item()

@@ -305,7 +305,8 @@ class GoGame:
             raise UserError(f"action must be an integer in 0..{geo.points} (pass = {geo.points}), got {action!r}")
         action = int(action)
         if action != geo.pass_action and not self.legal_bits() >> action & 1:
-            raise UserError(f"illegal move {self.action_to_gtp(action)} for {'black' if self.to_play == BLACK else 'white'}"
+            side = "black" if self.to_play == BLACK else "white"
+            raise UserError(f"illegal move {self.action_to_gtp(action)} for {side}"
                             " (occupied, suicide or ko)")
         self.apply(action)
 

@@ -319,7 +319,7 @@ class GoLiteEnv(gym.Env):
         yy, xx = np.mgrid[0:side, 0:side]
         planes = self.game.planes()
         for color, rgb in ((BLACK, (10, 10, 10)), (WHITE, (245, 245, 245))):
-            for row, col in zip(*np.nonzero(planes[color])):
+            for row, col in zip(*np.nonzero(planes[color]), strict=True):
                 cy, cx = cell * (n - row), cell * (col + 1)
                 disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= (cell * 0.45) ** 2
                 img[disc] = rgb

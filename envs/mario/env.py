@@ -67,9 +67,10 @@ class SuperMarioEnv(gym.Env):
     ``CnnPolicy`` takes as is. Episode: one stage from its start, ending on the flag or on death
     (``world=None, stage=None`` plays the whole game with 3 lives instead, ending on game over, or on each
     lost life with ``end_on_life_loss``). ``reward_scale`` multiplies the preset's reward (0.1 keeps PPO's value
-    loss from swamping the policy gradient in the shared CNN, as uvipen's /10 does). ``stall_limit`` truncates an episode after that many agent steps
-    without a new maximum x (an agent pinned against a pipe otherwise waits ~2,000 steps for the clock). The final ``info`` carries ``x_pos_max`` and ``flag_get``, the
-    unshaped task metrics, and ``ret_<component>`` episode sums of every reward component.
+    loss from swamping the policy gradient in the shared CNN, as uvipen's /10 does). ``stall_limit`` truncates an
+    episode after that many agent steps without a new maximum x (an agent pinned against a pipe otherwise waits
+    ~2,000 steps for the clock). The final ``info`` carries ``x_pos_max`` and ``flag_get``, the unshaped task
+    metrics, and ``ret_<component>`` episode sums of every reward component.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}

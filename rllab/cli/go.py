@@ -20,6 +20,7 @@ from rllab.lab.bench.go_rules import crosscheck, crosscheck_batched
 from rllab.lab.go_match import match_specs, open_player, player_board_size
 
 PLAYER_HELP = "random | heuristic | gnugo[:LEVEL] | gtp:<command line> | <run dir or model .zip>"
+go_app = typer.Typer(help="Go-lite: search, self-play training and rated ladders.", no_args_is_help=True)
 
 
 def gtp(
@@ -120,6 +121,7 @@ def bench_go_rules(
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Attach this module's commands to the app and the `bench` group."""
+    app.add_typer(go_app, name="go")
     app.command("gtp")(gtp)
     app.command("match")(match)
     bench.command("go")(bench_go)

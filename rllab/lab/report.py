@@ -84,7 +84,7 @@ def summarize(results: list[VariantResult], seed: int = 0) -> list[dict[str, Any
             "iqm": iqm(res.scores), "ci_low": low, "ci_high": high,
             "return_mean": float(np.nanmean(res.returns)),
             "train_seconds_mean": float(np.nanmean(res.train_seconds)) if res.train_seconds else math.nan,
-            "per_seed": ";".join(f"{s}:{v:.4g}" for s, v in zip(res.seeds, res.scores)),
+            "per_seed": ";".join(f"{s}:{v:.4g}" for s, v in zip(res.seeds, res.scores, strict=True)),
         })
     return sorted(rows, key=lambda r: r["iqm"], reverse=True)
 

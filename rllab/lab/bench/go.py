@@ -102,7 +102,8 @@ def engine_rate(backend: str, size: int, seconds: float, seed: int = 0) -> Rate:
 
         game = pyspiel.load_game("go", {"board_size": size, "komi": komi})
         new = game.new_initial_state
-        legal, apply, over = (lambda s: s.legal_actions()), (lambda s, a: s.apply_action(a)), (lambda s: s.is_terminal())
+        legal, apply = (lambda s: s.legal_actions()), (lambda s, a: s.apply_action(a))
+        over = lambda s: s.is_terminal()  # noqa: E731
     moves = 0
     t0, c0 = time.perf_counter(), time.process_time()
     deadline = t0 + seconds
