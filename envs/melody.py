@@ -38,7 +38,8 @@ from rllab.music.corpus import cache_root, load_corpus
 from rllab.music.keys import key_tables
 from rllab.music.metrics import composition_stats
 from rllab.music.midi import midi_to_tokens
-from rllab.music.note_rnn import NoteRNN, load_note_rnn
+from rllab.music.note_rnn import NoteRNN
+from rllab.music.priors import load_prior
 from rllab.music.theory import (
     REWARD_PRESETS,
     batched_step_rewards,
@@ -53,17 +54,26 @@ PRIMING_MODES = ("random_note", "corpus", "midi")
 DEFAULT_PRIMER_STEPS = 16
 
 
-def default_note_rnn_path() -> Path:
-    """Where ``rllab tutor`` keeps the Note RNN it trains on the default corpus (the env's default prior)."""
+def prior_cache_root() -> Path:
+    """Where ``rllab tutor`` keeps the priors it trains: one run directory per (prior config, seed)."""
+    return cache_root() / "tutor" / "priors"
 
-    return cache_root() / "tutor" / "note_rnn" / "model.pt"
+
+def default_note_rnn_path() -> Path:
+    """The env's default prior: the newest seed-0 Note RNN that ``rllab tutor`` trained (``<hash>-s0/model.pt``)."""
+    found = sorted(prior_cache_root().glob("*-s0/model.pt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else prior_cache_root() / "<config>-s0" / "model.pt"
 
 
 def resolve_prior(note_rnn: NoteRNN | str | os.PathLike[str] | None, num_classes: int,
                   device: str | torch.device = "cpu") -> NoteRNN:
-    """The frozen prior: a given model, a checkpoint / run directory, or the default one ``rllab tutor`` trains."""
+    """The frozen prior: a given model, a checkpoint / run directory, or the default one ``rllab tutor`` trains.
 
-    if isinstance(note_rnn, NoteRNN):
+    Any prior of :mod:`rllab.music.priors` works (a Note RNN, a Transformer, a count model): each has the Note
+    RNN's interface.
+    """
+
+    if isinstance(note_rnn, torch.nn.Module):
         model = note_rnn.to(device)
     else:
         path = Path(note_rnn) if note_rnn is not None else default_note_rnn_path()
@@ -72,7 +82,7 @@ def resolve_prior(note_rnn: NoteRNN | str | os.PathLike[str] | None, num_classes
                             "env_kwargs.note_rnn=PATH")
         if not path.exists():
             raise UserError(f"Note RNN checkpoint not found: {path}")
-        model = load_note_rnn(path, device=str(device))
+        model = load_prior(path, device=str(device), spec=None)
     classes = int(model.config.get("num_classes", -1))
     if classes != num_classes:
         raise UserError(f"Note RNN has {classes} classes but the melody encoding needs {num_classes}")
@@ -189,7 +199,7 @@ class MelodyEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         primer = self.primers[self.np_random.integers(len(self.primers))]
-        self._state = None
+        self._state = self.prior_model.primed_state(1, len(primer))
         self._advance_prior(primer)
         self._primer_last = int(primer[-1])
         self._composition, self._log_p, self._r_mt, self._score = [], [], [], []
@@ -277,7 +287,8 @@ class MelodyVecEnv:
             primer_index = torch.randint(len(self.primers), (self.num_envs,), device=self.device,
                                          generator=self.generator)
         self.primer = self.primers[primer_index]
-        logits, self._state = self.prior(self.primer, None)
+        state = self.prior.primed_state(self.num_envs, self.primer.shape[1], self.device)
+        logits, self._state = self.prior(self.primer, state)
         self.next_log_probs = torch.log_softmax(logits[:, -1].float(), dim=-1)
         self.t = 0
         self._rules.reset()

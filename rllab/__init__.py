@@ -5,8 +5,8 @@ Layers, lowest first: :mod:`rllab.core` (errors, atomic files, run directories, 
 environments, registered as ``rllab/...`` on import) -> :mod:`rllab.agents` (trainers, tuners, players) ->
 :mod:`rllab.lab` (experiments, reports, the tutor job, benchmarks) -> :mod:`rllab.cli`.
 
-For scripts: :func:`train`, :func:`evaluate`, :func:`run_experiment`, :func:`tutor`, :func:`compose` are the
-functions the commands call.
+For scripts: :func:`train`, :func:`evaluate`, :func:`run_experiment`, :func:`tune`, :func:`tutor`, :func:`compose`
+are the functions the commands call.
 """
 
 from rllab import envs  # noqa: F401  (registers rllab/GoLite-v0, rllab/SuperMario-v0, rllab/Melody-v0)
@@ -14,15 +14,17 @@ from rllab.lab.api import (
     ComposeResult,
     EvaluationResult,
     ExperimentResult,
+    StudyResult,
     TrainResult,
     TutorResult,
     compose,
     evaluate,
     run_experiment,
     train,
+    tune,
     tutor,
 )
 
 __version__ = "0.1.0"
-__all__ = ["ComposeResult", "EvaluationResult", "ExperimentResult", "TrainResult", "TutorResult", "__version__",
-           "compose", "evaluate", "run_experiment", "train", "tutor"]
+__all__ = ["ComposeResult", "EvaluationResult", "ExperimentResult", "StudyResult", "TrainResult", "TutorResult",
+           "__version__", "compose", "evaluate", "run_experiment", "train", "tune", "tutor"]

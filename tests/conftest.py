@@ -11,6 +11,22 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+#: In CI (``RLLAB_STRICT_SKIPS=1``, set by .ci/run) only CUDA tests may skip: a missing GNU Go, Ray, Mario,
+#: PettingZoo or Chromium install must fail the run instead of silently skipping its tests.
+STRICT_SKIPS = os.environ.get("RLLAB_STRICT_SKIPS") == "1"
+ALLOWED_SKIP_MARKERS = ("gpu",)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT_SKIPS and report.skipped and not any(item.get_closest_marker(m) for m in ALLOWED_SKIP_MARKERS) \
+            and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where only CUDA tests may skip: {reason}"
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread() -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cli_helpers import run_main
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from rllab.agents.go.curriculum import WarmStart
 from rllab.agents.go.dqn import MaskableDQN
+from rllab.agents.go.models import load_model
 from rllab.agents.go.selfplay import SelfPlaySnapshots
+from rllab.agents.sb3 import uses_masks
 from rllab.core.errors import UserError
+from rllab.envs.go.engine import GoGame
 from rllab.envs.go.env import GoLiteEnv
 from rllab.envs.go.gtp_engine import GtpEngine
 from rllab.envs.go.player_specs import make_player
@@ -52,6 +57,22 @@ def test_masked_dqn_only_picks_legal_moves():
             obs, _ = env.reset()
 
 
+def test_bare_masked_dqn_zip_loads_as_a_masked_dqn(tmp_path):
+    env = GoLiteEnv(size=5, opponent="random", illegal="pass", history=1)
+    model = MaskableDQN("MlpPolicy", env, learning_starts=10, buffer_size=100, seed=0,
+                        policy_kwargs={"net_arch": [16]}, device="cpu")
+    model.save(tmp_path / "dqn.zip")
+    loaded = load_model(tmp_path / "dqn.zip")
+    assert isinstance(loaded, MaskableDQN) and uses_masks(type(loaded))
+    player = make_player(str(tmp_path / "dqn.zip"), deterministic=True)
+    game = GoGame(5)
+    for move in (0, 1, 2, 3, 4, 5, 6):  # fill part of the board: the masked argmax must still pick a legal point
+        game.play(move)
+    for _ in range(20):
+        action = player.select(game, None, game.legal_mask())
+        assert game.legal_mask()[action]
+
+
 def test_saved_policy_plays_matches_and_gtp(tmp_path):
     env = GoLiteEnv(size=5, opponent="random", history=2)
     model = small_ppo(env)
@@ -87,7 +108,6 @@ def test_unloadable_model_is_a_clear_error(tmp_path):
 
 
 def test_warm_start_copies_the_earlier_policy(tmp_path):
-    from rllab.agents.go.curriculum import WarmStart
 
     source = small_ppo(GoLiteEnv(size=5, history=1))
     path = tmp_path / "stage1.zip"
@@ -102,7 +122,6 @@ def test_warm_start_copies_the_earlier_policy(tmp_path):
 
 
 def test_warm_start_refuses_another_architecture_or_a_missing_run(tmp_path):
-    from rllab.agents.go.curriculum import WarmStart
 
     path = tmp_path / "stage1.zip"
     small_ppo(GoLiteEnv(size=5, history=1)).save(path)
@@ -112,3 +131,9 @@ def test_warm_start_refuses_another_architecture_or_a_missing_run(tmp_path):
         wider.learn(total_timesteps=64, callback=WarmStart(str(path)))
     with pytest.raises(UserError, match="train it first"):
         wider.learn(total_timesteps=64, callback=WarmStart(str(tmp_path / "missing")))
+
+
+def test_a_warm_start_from_a_missing_run_fails_before_a_run_directory_exists(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["train", "--preset", "golite7-maskable_ppo-heuristic-nodraw", "--out", "run"]) == 2
+    assert not (tmp_path / "run").exists()

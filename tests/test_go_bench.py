@@ -15,12 +15,15 @@ def test_bench_go_prints_ratio_rows():
     result = CliRunner().invoke(app, ["bench", "go", "--seconds", "0.05", "--sizes", "5", "--batches", "8"])
     assert result.exit_code == 0, result.output
     assert "openspiel" in result.output and "batched x8" in result.output and "x" in result.output
+    assert "playouts" in result.output
 
 
 def test_bench_go_rules_small():
-    result = CliRunner().invoke(app, ["bench", "go-rules", "--games", "4", "--sizes", "5", "--batched", "4"])
+    result = CliRunner().invoke(app, ["bench", "go-rules", "--games", "4", "--sizes", "5", "--batched", "4",
+                                      "--fast", "4"])
     assert result.exit_code == 0, result.output
     assert "0 differences" in result.output and "no differences" in result.output
+    assert "compiled vs single: 4 games" in result.output
 
 
 @pytest.mark.parametrize("args", [["--sizes", "5,x"], ["--batches", "0"], ["--seconds", "0"]])

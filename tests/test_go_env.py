@@ -11,9 +11,10 @@ from gymnasium.utils.env_checker import check_env
 
 import rllab.envs  # noqa: F401  (registers rllab/GoLite-v0)
 from rllab.core.errors import UserError
-from rllab.envs.go.engine import BLACK, WHITE
-from rllab.envs.go.env import GoLiteEnv
+from rllab.envs.go.engine import BLACK, WHITE, GoGame
+from rllab.envs.go.env import SHAPINGS, GoLiteEnv
 from rllab.envs.go.planes import observation_from_game
+from rllab.envs.go.player import Player
 from rllab.envs.go.players import HeuristicPlayer
 from rllab.envs.go.sgf import load_game
 
@@ -223,3 +224,43 @@ def test_heuristic_beats_random():
             _, _, done, _, info = env.step(player.select(env.game, None, env.action_masks()))
         wins += info["win"]
     assert wins >= 9
+
+
+class Scripted(Player):
+    """Plays a fixed list of moves (for hand-built positions)."""
+
+    name = "scripted"
+
+    def __init__(self, moves: list[int]):
+        self.moves = list(moves)
+
+    def reset(self, game: GoGame, rng: np.random.Generator) -> None:
+        self.queue = list(self.moves)
+
+    def select(self, game: GoGame, observation: np.ndarray | None, mask: np.ndarray) -> int:
+        return self.queue.pop(0)
+
+
+def test_shaping_potentials_by_hand():
+    game = GoGame(5, komi=0.5)
+    game.play(12)                                           # one black stone in the centre
+    # within 3 steps of the centre: every point but the 4 corners -> 21 for Black, 0 for White, minus komi
+    assert SHAPINGS["territory"](game) == pytest.approx(21 - 0.5)
+    assert SHAPINGS["captures"](game) == 0.0
+    capture = GoGame(5, komi=0.5)
+    for move in (1, 0, 5):                                  # Black takes the white corner stone
+        capture.play(move)
+    assert capture.captures == (1, 0) and SHAPINGS["captures"](capture) == 1.0
+
+
+def test_shaping_is_from_the_agents_side_for_white():
+    shaping, black_delta = "captures", 1.0                  # one white stone captured
+    env = GoLiteEnv(size=5, opponent=Scripted([1, 5, 24]), agent_color="white", shaping=shaping, komi=0.5)
+    env.reset(seed=1)                                       # odd seed: the agent is White, Black has played 1
+    _, reward, *_ = env.step(0)                             # White plays the corner; Black captures it
+    assert reward == pytest.approx(-black_delta / 25)       # Black's gain is the White agent's loss
+    black = GoLiteEnv(size=5, opponent=Scripted([0, 24]), agent_color="black", shaping=shaping, komi=0.5)
+    black.reset(seed=0)
+    black.step(1)
+    _, reward, *_ = black.step(5)                           # the same capture by a Black agent
+    assert reward == pytest.approx(black_delta / 25)

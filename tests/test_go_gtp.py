@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from rllab.cli.app import app
 from rllab.core.errors import UserError
 from rllab.envs.go.engine import GoGame
+from rllab.envs.go.env import GoLiteEnv
 from rllab.envs.go.gtp_client import GtpError, GtpPlayer, format_score, parse_score
 from rllab.envs.go.gtp_engine import GtpEngine
 from rllab.envs.go.player_specs import make_player
@@ -46,11 +47,24 @@ def test_gtp_engine_protocol_commands():
     assert engine.handle("quit") == "=\n\n" and not engine.running
 
 
+def test_play_places_either_colour_to_set_up_positions():
+    engine = GtpEngine(RandomPlayer(), size=5)
+    assert engine.handle("play w C3") == "=\n\n"                   # White first: Black passes in between
+    assert engine.handle("play w C4") == "=\n\n"
+    game = engine.game
+    assert game.history == [game.pass_action, game.gtp_to_action("C3"), game.pass_action, game.gtp_to_action("C4")]
+    assert engine.handle("play w C3").startswith("? illegal move")   # occupied, for either colour
+    assert engine.handle("play b pass") == "=\n\n"
+    assert engine.handle("play b A1").startswith("? illegal move (out of turn after a pass")
+    assert not engine.game.over
+    assert engine.handle("genmove w").startswith("= ")
+
+
 @pytest.mark.parametrize("line, message", [
     ("fly", "unknown command"), ("boardsize", "syntax error"), ("boardsize 42", "unacceptable size"),
     ("boardsize x", "unacceptable size"), ("komi seven", "syntax error"), ("komi nan", "finite"),
     ("play b", "syntax error"), ("play purple A1", "invalid color"), ("play b Z99", "invalid vertex"),
-    ("play w A1", "turn"), ("genmove x", "invalid color"), ("undo", "cannot undo"), ("12", "missing command"),
+    ("genmove x", "invalid color"), ("undo", "cannot undo"), ("12", "missing command"),
 ])
 def test_gtp_engine_malformed_input_answers_question_mark(line, message):
     engine = GtpEngine(HeuristicPlayer(), size=5)
@@ -199,11 +213,11 @@ def test_gnugo_match_and_score_cross_check(tmp_path):
     finally:
         gnugo.close()
     assert result.games == 2
+    assert result.score_checks >= 1                      # at least one game was scored by GNU Go too
     assert result.score_agreements == result.score_checks
 
 
 def test_env_with_gtp_opponent_that_dies_raises_clear_error(tmp_path):
-    from rllab.envs.go.env import GoLiteEnv
 
     env = GoLiteEnv(size=5, opponent=_dying_engine(tmp_path, commands=6), agent_color="black")
     try:

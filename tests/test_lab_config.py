@@ -2,9 +2,17 @@ from pathlib import Path
 
 import pytest
 
+from rllab.agents.go.dqn import MaskableDQN
+from rllab.agents.go.selfplay import SelfPlaySnapshots
+from rllab.agents.sb3.algos import algo_class
+from rllab.agents.sb3.algos import model_kwargs as _model_kwargs
+from rllab.agents.sb3.callbacks import build_callback
 from rllab.core.config import TRAIN_PRESETS, parse_overrides, read_yaml
 from rllab.core.errors import UserError
+from rllab.core.imports import import_object
+from rllab.core.runs import RunDir
 from rllab.core.train_config import TrainConfig, apply_overrides, build_config
+from rllab.envs.go.env import GoLiteEnv
 
 
 def test_default_preset_is_used_for_env_and_algo():
@@ -86,7 +94,6 @@ def test_policy_kwargs_classes_and_activations_are_resolved():
     from stable_baselines3 import PPO
     from stable_baselines3.common.torch_layers import FlattenExtractor
 
-    from rllab.agents.sb3.algos import model_kwargs as _model_kwargs
 
     config = build_config("CartPole-v1", "ppo", overrides={
         "policy_kwargs.activation_fn": "relu",
@@ -97,3 +104,15 @@ def test_policy_kwargs_classes_and_activations_are_resolved():
     bad = build_config("CartPole-v1", "ppo", overrides={"policy_kwargs.features_extractor_class": "nope.mod:X"})
     with pytest.raises(UserError, match="cannot import 'nope.mod'"):
         _model_kwargs(bad, PPO)
+
+
+def test_run_directories_from_before_the_package_move_still_load(tmp_path):
+    """Old configs name modules by their pre-``rllab.envs``/``rllab.agents`` paths; they resolve to the new ones."""
+    old = {"env": "rllab/GoLite-v0", "algo": "agents.go_dqn:MaskableDQN",
+           "env_kwargs": {"size": 5, "illegal": "pass"},
+           "callbacks": [{"agents.go_selfplay:SelfPlaySnapshots": {"freq": 100, "keep": 2}}]}
+    run = RunDir.create(tmp_path / "old", old, seed=0)
+    config = TrainConfig.from_dict(run.config)
+    assert algo_class(config.algo) is MaskableDQN
+    assert isinstance(build_callback(config.callbacks[0]), SelfPlaySnapshots)
+    assert import_object("envs.go.env:GoLiteEnv") is GoLiteEnv

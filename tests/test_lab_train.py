@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -10,9 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
+import yaml
+from cli_helpers import run_main
 
 from rllab.agents import sb3
+from rllab.agents.sb3.algos import algo_class, build_model, model_kwargs
 from rllab.core.errors import UserError
 from rllab.core.runs import RunDir
 from rllab.core.train_config import build_config
@@ -55,8 +60,8 @@ def test_same_seed_same_result(tmp_path: Path):
 def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path):
     out = tmp_path / "killed"
     args = [sys.executable, "-m", "rllab.cli", "train", "CartPole-v1", "--algo", "dqn", "--steps", "200000",
-            "--out", str(out), "--no-progress", "--set", "checkpoint.freq=500", "--set", "eval.freq=0",
-            "--set", "learning_starts=100", "--set", "stop_at_reward=null"]
+            "--out", str(out), "--no-progress", "--set", "checkpoint.freq=500", "--set", "eval.freq=250",
+            "--set", "eval.episodes=1", "--set", "learning_starts=100", "--set", "stop_at_reward=null"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     try:
@@ -76,10 +81,14 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path):
     last = run.latest_checkpoint(".zip").step
     assert (out / f"checkpoints/ckpt_{last:010d}.replay.pkl").exists()
 
+    with (out / "evaluations.csv").open() as handle:
+        evaluated_before = [int(float(r["timesteps"])) for r in csv.DictReader(handle)]
+    assert max(evaluated_before) >= last   # evaluations logged after the checkpoint, which the resume must drop
+
     # Finish quickly: the resumed run keeps its config, so shorten the budget in the stored config.
     config = run.config
     config["steps"] = last + 1000
-    (out / "config.yaml").write_text(__import__("yaml").safe_dump(config))
+    (out / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run([sys.executable, "-m", "rllab.cli", "train", "--resume", str(out), "--no-progress"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -88,11 +97,18 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path):
     assert status["steps"] >= last + 1000
     _, model = sb3.load_run_model(RunDir.open(out))
     assert model.num_timesteps == status["steps"]
-    import csv
-
     with (out / "progress.csv").open() as handle:
         logged = [float(r["time/total_timesteps"]) for r in csv.DictReader(handle) if r["time/total_timesteps"]]
     assert logged == sorted(logged) and logged[-1] > last  # rows from before the kill kept, then continued
+    with (out / "evaluations.csv").open() as handle:
+        evaluated = [int(float(r["timesteps"])) for r in csv.DictReader(handle)]
+    assert evaluated == sorted(set(evaluated))                    # no duplicate rows from the replayed stretch
+    assert [s for s in evaluated if s <= last] == [s for s in evaluated_before if s <= last]
+    # the replay buffer came back with the model: the final one holds the transitions from before the kill too
+    # (SB3 calls the callback before storing a step's transition, so a checkpoint's buffer lacks that one step)
+    final = RunDir.open(out).latest_checkpoint(".replay.pkl")
+    model.load_replay_buffer(str(final.path))
+    assert model.replay_buffer.size() == status["steps"] - 1
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path):
@@ -141,7 +157,57 @@ def test_ctrl_c_saves_a_checkpoint_first(tmp_path: Path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
+    assert f"rllab train --resume {out}" in proc.stderr.read().decode()   # says how to continue
     run = RunDir.open(out)
     assert run.status["state"] == "interrupted"
     latest = run.latest_checkpoint(".zip")
     assert latest is not None and latest.step == run.status["steps"] > 0
+
+
+def test_stop_at_reward_ends_training_at_the_first_good_evaluation(tmp_path: Path):
+    config = build_config("CartPole-v1", "ppo", overrides={"steps": 4096, "n_envs": 1, "n_steps": 128,
+                                                          "batch_size": 64, "eval.freq": 256, "eval.episodes": 1,
+                                                          "stop_at_reward": 1.0})
+    run = RunDir.create(tmp_path / "r", config.to_dict(), seed=0)
+    sb3.train(config, run, progress=False)
+    with (tmp_path / "r" / "evaluations.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1 and float(rows[0]["return_mean"]) >= 1.0   # every CartPole episode returns >= 1
+    assert run.finished and run.status["steps"] < 4096
+
+
+def test_a_finished_run_trains_on_when_given_more_steps(tmp_path: Path):
+    config = build_config("CartPole-v1", "ppo", overrides={"steps": 256, "n_envs": 1, "n_steps": 128,
+                                                          "batch_size": 64, "eval.freq": 0, "checkpoint.freq": 128,
+                                                          "stop_at_reward": None})
+    run = RunDir.create(tmp_path / "r", config.to_dict(), seed=0)
+    sb3.train(config, run, progress=False)
+    with pytest.raises(UserError, match="pass --steps N to train it further"):
+        sb3.resume(run, progress=False)
+    with pytest.raises(UserError, match="pass a larger --steps"):
+        sb3.resume(run, progress=False, steps=256)
+    sb3.resume(run, progress=False, steps=512)
+    assert run.finished and run.status["steps"] == 512 and run.config["steps"] == 512
+
+
+@pytest.mark.parametrize("value, expected", [("lin_0.001", [0.001, 0.0005, 0.0]), ("lin_3e-4", [3e-4, 1.5e-4, 0.0])])
+def test_linear_schedules_fall_from_the_start_value_to_zero(value, expected):
+    config = build_config("CartPole-v1", "ppo", overrides={"learning_rate": value, "clip_range": value})
+    kwargs = model_kwargs(config, algo_class("ppo"))
+    for name in ("learning_rate", "clip_range"):
+        schedule = kwargs[name]
+        assert [schedule(p) for p in (1.0, 0.5, 0.0)] == pytest.approx(expected)
+    model = build_model(config, gym.make("CartPole-v1"), "cpu")
+    assert model.lr_schedule(1.0) == pytest.approx(expected[0]) and model.lr_schedule(0.5) == pytest.approx(expected[1])
+    with pytest.raises(UserError, match="bad linear schedule 'lin_fast'"):
+        model_kwargs(build_config("CartPole-v1", "ppo", overrides={"learning_rate": "lin_fast"}), algo_class("ppo"))
+
+
+def test_a_run_that_crashes_says_failed_with_the_error(tmp_path: Path):
+    out = tmp_path / "r"
+    with pytest.raises(RuntimeError, match="crashed"):
+        run_main(["train", "CartPole-v1", "--algo", "ppo", "--steps", "1024", "--out", str(out), "--no-progress",
+                  "--set", "n_envs=1", "--set", "eval.freq=0",
+                  "--set", "wrappers=[{cli_helpers:FailAfter: {steps: 300}}]"])
+    status = RunDir.open(out).status
+    assert status["state"] == "failed" and "crashed" in status["error"]

@@ -8,51 +8,63 @@ from pathlib import Path
 
 import pytest
 
+from rllab.agents.sb3 import validate
 from rllab.cli.app import main
 from rllab.core.config import TRAIN_PRESETS, read_yaml
 from rllab.core.train_config import build_config
+from rllab.envs.mario.curriculum import MARK_EVERY, Route, load_route, shipped_routes
 from rllab.envs.mario.env import mario_available
 from rllab.envs.mario.wrappers import REWARD_CHOICES
+from rllab.lab.bench.mario import curriculum_start_cost
 from rllab.lab.experiment import load_spec
+from rllab.lab.mario_curve import evaluation_curve, training_episodes
 
 needs_mario = pytest.mark.skipif(not mario_available(), reason="needs the [mario] extra: run `rllab setup mario`")
 MARIO_PRESETS = sorted(name for name, data in TRAIN_PRESETS.all().items() if data.get("env") == "rllab/SuperMario-v0")
 SPEC = resources.files("rllab") / "presets" / "experiments" / "mario-rewards.yaml"
 
 
-def test_ppo_and_dqn_presets_use_a_cnn_and_report_the_task_metrics() -> None:
+def test_pixel_presets_use_a_cnn_ram_presets_an_mlp_and_all_report_the_task_metrics() -> None:
     configs = [build_config(None, None, name) for name in MARIO_PRESETS]
     assert {c.algo for c in configs} >= {"ppo", "dqn"}
     for config in configs:
-        assert config.policy == "CnnPolicy"
+        ram = config.env_kwargs.get("obs") == "ram"
+        assert config.policy == ("MlpPolicy" if ram else "CnnPolicy")
         assert {"x_pos_max", "flag_get"} <= set(config.eval.info_keywords)
+    ram_ppo = build_config(None, None, "mario-ram-ppo")
+    assert ram_ppo.vec_env == "subproc" and ram_ppo.n_envs == 2  # one emulator process per core
+    assert "curriculum" in ram_ppo.env_kwargs and "start_x" in ram_ppo.eval.info_keywords
     dqn = next(c for c in configs if c.algo == "dqn")
     assert dqn.hyperparams["buffer_size"] <= 150_000  # 56 KB per transition: 1M would need 56 GB
 
 
-def test_reward_experiment_compares_presets_on_max_x() -> None:
+def test_reward_experiment_compares_presets_on_the_flag_in_ram_mode_with_the_curriculum() -> None:
     spec = read_yaml(Path(str(SPEC)))
     rewards = {(changes or {}).get("env_kwargs.reward", "classic") for changes in spec["variants"].values()}
-    assert spec["metric"] == "x_pos_max" and len(spec["seeds"]) >= 3
+    assert spec["metric"] == "flag_get" and len(spec["seeds"]) >= 3 and spec["preset"] == "mario-ram-ppo"
     assert {"classic", "package"} <= rewards <= set(REWARD_CHOICES) and len(rewards) == len(spec["variants"])
 
 
 @needs_mario
 @pytest.mark.mario
 def test_reward_experiment_spec_validates() -> None:
-    spec = load_spec(SPEC)  # builds every variant's config and env
+    # builds every variant's config and env; one early curriculum point keeps each env's route replay short
+    spec = load_spec(SPEC, overrides={"env_kwargs.curriculum.points": [300]})
     jobs = spec.run_configs()
     assert len(jobs) == len(spec.variants) * len(spec.seeds)
     assert len({config["env_kwargs"]["reward"] for _, _, config in jobs}) == len(spec.variants)
+    assert all(config["env_kwargs"]["obs"] == "ram" and config["eval"]["deterministic"] is False
+               for _, _, config in jobs)
 
 
 @needs_mario
 @pytest.mark.mario
 @pytest.mark.parametrize("name", MARIO_PRESETS)
 def test_presets_build_their_env(name: str) -> None:
-    from rllab.agents.sb3 import validate
-
-    validate(build_config(None, None, name))
+    config = build_config(None, None, name)
+    if "curriculum" in config.env_kwargs:  # one early point keeps the route replay short
+        config = build_config(None, None, name, {"env_kwargs.curriculum.points": [300]})
+    validate(config)
 
 
 @needs_mario
@@ -62,8 +74,10 @@ def test_bench_prints_all_three_pipelines_and_the_ratio(capsys: pytest.CaptureFi
         main(["bench", "mario", "--steps", "6"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("raw", "ours", "gymnasium", "ours / gymnasium"):
+    for name in ("raw", "ours", "ours-ram", "gymnasium", "ours / gymnasium", "ours-ram / ours"):
         assert name in out
+    ram_row = next(line for line in out.splitlines() if line.startswith("ours-ram"))
+    assert "(856,)" in ram_row  # 4 stacked frames of 13 x 16 cells + 6 scalars
 
 
 def write_monitor(path, rows: list[tuple[float, int, int]]) -> None:
@@ -74,7 +88,6 @@ def write_monitor(path, rows: list[tuple[float, int, int]]) -> None:
 
 
 def test_curve_orders_episodes_of_all_envs_and_writes_a_png(tmp_path) -> None:
-    from rllab.lab.mario_curve import training_episodes
 
     (tmp_path / "monitor").mkdir()
     write_monitor(tmp_path / "monitor" / "0.monitor.csv", [(1.0, 100, 400), (3.0, 50, 900)])
@@ -91,13 +104,58 @@ def test_curve_orders_episodes_of_all_envs_and_writes_a_png(tmp_path) -> None:
     assert [float(r["mean_x_pos_max"]) for r in rows] == [400.0, 866.7]  # steps 0-150: one episode; 150-300: three
 
 
+def test_curve_keeps_only_training_episodes_from_the_level_start(tmp_path) -> None:
+    (tmp_path / "monitor").mkdir()
+    lines = ['#{"t_start": 0}', "r,l,t,x_pos_max,flag_get,start_x",
+             "1,100,1.0,700,0,40", "1,50,2.0,3161,1,2818", "1,80,3.0,900,0,40"]
+    (tmp_path / "monitor" / "0.monitor.csv").write_text("\n".join(lines) + "\n")
+    episodes = training_episodes(tmp_path)
+    assert [(e["x_pos_max"], e["timesteps"]) for e in episodes] == [(700, 100), (900, 230)]  # steps count all
+
+
+def test_evaluation_curve_sums_wall_time_over_resumes(tmp_path, capsys) -> None:
+    (tmp_path / "monitor").mkdir()
+    write_monitor(tmp_path / "monitor" / "0.monitor.csv", [(1.0, 100, 400)])
+    progress = ["time/time_elapsed,time/total_timesteps", "10,1000", "20,2000", "5,3000", "15,4000"]  # resumed at 2000
+    (tmp_path / "progress.csv").write_text("\n".join(progress) + "\n")
+    evaluations = ["timesteps,episodes,x_pos_max_mean,flag_get_mean", "2000,10,1400.5,0.1", "4000,10,3161,0.8"]
+    (tmp_path / "evaluations.csv").write_text("\n".join(evaluations) + "\n")
+    points = evaluation_curve(tmp_path)
+    assert [(p.steps, p.wall_s, p.x_pos_max_mean, p.flag_rate) for p in points] == [(2000, 20.0, 1400.5, 0.1),
+                                                                                    (4000, 35.0, 3161.0, 0.8)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["mario", "curve", str(tmp_path), "--bins", "1"])
+    assert exit_info.value.code == 0
+    assert "flag rate" in capsys.readouterr().out
+    assert (tmp_path / "evaluation_curve.png").read_bytes()[:4] == b"\x89PNG"
+    with (tmp_path / "evaluation_curve.csv").open() as f:
+        assert [row["flag_rate"] for row in csv.DictReader(f)] == ["0.1", "0.8"]
+
+
 def test_curve_of_a_directory_without_monitor_files_is_one_line(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["mario", "curve", str(tmp_path)])
     assert exit_info.value.code == 2 and "monitor" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("argv", "match"), [(["--steps", "0"], "--steps"), (["--actions", "all"], "action")])
+@needs_mario
+@pytest.mark.mario
+def test_a_start_from_a_snapshot_is_far_cheaper_than_replaying_to_it() -> None:
+    full = load_route(shipped_routes()["1-1"])
+    runs, frames = [], 0
+    for byte, n in full.actions:  # the route's first ~640 frames keep the test short
+        if frames >= 10 * MARK_EVERY:
+            break
+        runs.append((byte, n))
+        frames += n
+    route = Route(1, 1, runs, full.marks[:frames // MARK_EVERY], full.marks[frames // MARK_EVERY - 1], full.start_x)
+    cost = curriculum_start_cost(route, loads=20)
+    assert cost.points == len(range(256, route.end_x, 256)) >= 1
+    assert 0 < cost.load_s * 50 < cost.replay_s  # microseconds vs seconds; 50x is a loose floor
+
+
+@pytest.mark.parametrize(("argv", "match"), [(["--steps", "0"], "--steps"), (["--actions", "all"], "action"),
+                                             (["--train-steps", "-1"], "--train-steps")])
 def test_bench_bad_input_is_one_line(argv: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "mario", *argv])

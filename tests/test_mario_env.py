@@ -171,10 +171,11 @@ def test_bad_actions_are_clear_errors(env, action) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"world": 9}, "world must be in 1..8"),
-        ({"world": 0}, "world must be in 1..8"),
-        ({"stage": 5}, "stage must be in 1..4"),
+        ({"world": 9}, "unknown stage 9-1; valid: WORLD-STAGE with world 1-8 and stage 1-4"),
+        ({"world": 0}, "unknown stage 0-1"),
+        ({"stage": 5}, "unknown stage 1-5"),
         ({"world": "1"}, "world must be an integer"),
+        ({"obs": "rgb"}, "unknown observation mode .* valid: pixels, ram"),
         ({"world": 1, "stage": None}, "both world and stage"),
         ({"actions": "all"}, "valid: complex, right_only, simple"),
         ({"reward": "nope"}, "unknown Mario reward preset"),

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rllab.envs  # noqa: F401  (registers rllab/SuperMario-v0)
+from rllab.cli.app import app
 from rllab.core.errors import UserError
 from rllab.core.extras import MARIO_PACKAGES, install_mario, mario_pip_commands
 from rllab.core.video import write_video
@@ -132,7 +133,6 @@ def test_install_stops_at_the_first_failing_pip_call() -> None:
 
 
 def test_setup_dry_run_prints_the_commands() -> None:
-    from rllab.cli.app import app
 
     result = CliRunner().invoke(app, ["setup", "mario", "--dry-run"])
     assert result.exit_code == 0

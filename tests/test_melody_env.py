@@ -10,6 +10,7 @@ import torch
 
 from rllab.core.errors import UserError
 from rllab.envs.melody import MelodyEnv, MelodyVecEnv, RewardSpec, load_primers
+from rllab.music.midi import midi_to_tokens, tokens_to_midi
 from rllab.music.note_rnn import NoteRNN, save_note_rnn
 from rllab.music.theory import RULES, batched_step_rewards, step_rewards, total_reward
 
@@ -45,7 +46,6 @@ def test_passes_gymnasium_and_sb3_checkers(prior):
 
 
 def test_registered_id_builds_with_kwargs(prior):
-    import rllab.envs  # noqa: F401  (registers the ids)
 
     env = gym.make("rllab/Melody-v0", note_rnn=prior, c=2.0)
     obs, _ = env.reset(seed=3)
@@ -156,7 +156,6 @@ def test_vec_env_agrees_with_single_env(prior):
 
 
 def test_priming_modes(prior, tmp_path):
-    from rllab.music.midi import midi_to_tokens, tokens_to_midi
 
     assert load_primers("random_note").shape == (38, 1)  # every class, the last one included
     melody = np.array([14, 1, 16, 1, 18, 1, 19, 1, 21, 1, 0, 1], dtype=np.int64)

@@ -35,7 +35,7 @@ def test_compose_writes_midi_png_and_stats_then_melody_stats_reads_them(model_fi
     assert run(["compose", "--model", str(model_file), "--n", "3", "--temperature", "0.8", "--out", str(out),
                 "--device", "cpu"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        *(f"melody_{i:03d}.{ext}" for i in range(3) for ext in ("mid", "png")), "stats.md"]
+        *(f"melody_{i:03d}.{ext}" for i in range(3) for ext in ("mid", "png", "wav")), "report.html", "stats.md"]
     assert "notes_not_in_key" in (out / "stats.md").read_text()
     capsys.readouterr()
     assert run(["melody-stats", str(out), "--length", "16", "--model", str(model_file)]) == 0

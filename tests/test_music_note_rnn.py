@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 
@@ -125,6 +126,12 @@ def test_sampling_is_seeded_and_honours_primer_and_temperature():
     assert (greedy == greedy[0]).all()
     primed = sample(model, 2, 5, temperature=0, primer=[14, 1, 16])
     assert primed.shape == (2, 5)
+    # greedy from a primer = the argmax continuation of [start] + primer, one step at a time
+    sequence = [model.bos_token, 14, 1, 16]
+    for _ in range(5):
+        logits, _ = model(torch.tensor([sequence]))
+        sequence.append(int(logits[0, -1].argmax()))
+    assert primed[0].tolist() == sequence[4:]
     with pytest.raises(UserError, match="primer holds token 40"):
         sample(model, 1, 4, primer=[40])
     with pytest.raises(UserError, match="temperature"):
@@ -147,6 +154,15 @@ def test_training_learns_writes_the_run_and_resumes(tmp_path):
     assert model.config["hidden_size"] == 32
     run = resume_note_rnn(run, {"steps": 90}, device="cpu", progress=False, corpus=corpus)
     assert json.loads((run / "metrics.json").read_text())["steps"] == 90
+    # a resume continues the same run: the same weights as 90 steps in one go (a restart would differ)
+    straight = NoteRNNConfig(**{**config.to_dict(), "steps": 90})
+    once = train_note_rnn(straight, tmp_path / "once", device="cpu", progress=False, corpus=corpus)
+    resumed, uninterrupted = load_note_rnn(run).state_dict(), load_note_rnn(once).state_dict()
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
+    with (run / "progress.csv").open() as a, (once / "progress.csv").open() as b:
+        rows_a, rows_b = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [r["step"] for r in rows_a] == ["30", "60", "90"]            # the rows from before the resume are kept
+    assert [r["valid_nll"] for r in rows_a] == [r["valid_nll"] for r in rows_b]
     with pytest.raises(UserError, match="already holds a run"):
         train_note_rnn(config, run, device="cpu", progress=False, corpus=corpus)
 
@@ -187,3 +203,29 @@ def test_training_and_sampling_on_cuda_with_amp(tmp_path):
     model = load_note_rnn(run, device="cuda")
     tokens = sample(model, 4, 8, generator=torch.Generator(device="cuda").manual_seed(0))
     assert tokens.is_cuda and tokens.shape == (4, 8)
+
+
+def test_a_primer_ends_so_that_the_composition_starts_on_a_downbeat():
+    model = NoteRNN(hidden_size=8, bar_steps=16).eval()
+    melody = torch.randint(0, 38, (2, 16))
+    _, (_, _, scored) = model(torch.full((2, 1), model.bos_token))
+    assert scored.tolist() == [1, 1]  # scored from its start token, a melody's first note is predicted at position 0
+    for primer_len in (1, 5, 16):
+        _, state = model(melody[:, :primer_len], model.primed_state(2, primer_len))
+        # the primer's last input predicts position 0: the composition's first note, as a melody's first note
+        assert state[2].tolist() == [1, 1]
+        _, unaligned = model(melody[:, :primer_len])
+        assert unaligned[2].tolist() == [primer_len % 16] * 2
+    assert NoteRNN(hidden_size=8).primed_state(2, 5) is None
+
+
+def test_a_seed_fixes_the_trained_weights(tmp_path):
+    corpus = tiny_corpus()
+    config = NoteRNNConfig(hidden_size=16, steps=20, batch_size=8, seq_len=24, eval_every=20, checkpoint_every=20,
+                           bar_position=True, seed=5)
+    runs = [train_note_rnn(config, tmp_path / name, device="cpu", progress=False, corpus=corpus) for name in "ab"]
+    a, b = (load_note_rnn(run).state_dict() for run in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = train_note_rnn(NoteRNNConfig(**{**config.to_dict(), "seed": 6}), tmp_path / "c", device="cpu",
+                           progress=False, corpus=corpus)
+    assert not torch.equal(load_note_rnn(other).state_dict()["head.weight"], a["head.weight"])

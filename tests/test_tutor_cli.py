@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+import yaml
 from cli_helpers import run_main as run_cli
 
+from rllab.agents.tutor import TunerConfig
+from rllab.core.config import TUTOR_PRESETS, from_mapping
+from rllab.envs.melody import default_note_rnn_path
+from rllab.lab.tutor import TutorConfig, pipeline, run_tutor
+from rllab.lab.tutor.pipeline import load_tutor_preset
 from rllab.music.note_rnn import NoteRNN, save_note_rnn
 
 
@@ -35,7 +45,8 @@ def test_tutor_writes_the_report_directory_and_resumes(note_rnn_path, tmp_path, 
     assert table["rows"]["note_rnn"]["kl_mean"] == pytest.approx(0.0, abs=1e-5)
     for method in ("note_rnn", "q", "g"):
         assert sorted(p.name for p in (out / method).iterdir()) == [
-            f"sample_{i:03d}.{ext}" for i in range(3) for ext in ("mid", "png")]
+            f"sample_{i:03d}.{ext}" for i in range(3) for ext in ("mid", "png", "wav")]   # wav: for report.html
+    assert (out / "report.html").is_file()
     assert (out / "curves.png").stat().st_size > 0
     assert (out / "runs" / "q" / "model.pt").is_file()
     # a second run with the same --out reuses the finished tuning runs
@@ -78,9 +89,6 @@ def test_bench_melody_prints_throughput(capsys):
 
 
 def test_tutor_presets_hold_the_paper_constants():
-    from rllab.agents.tutor import TunerConfig
-    from rllab.core.config import TUTOR_PRESETS, from_mapping
-    from rllab.lab.tutor.pipeline import load_tutor_preset
 
     assert {"fast", "paper"} <= set(TUTOR_PRESETS.names())
     paper = from_mapping(TunerConfig, load_tutor_preset("paper").tuner, "tuner")
@@ -100,4 +108,63 @@ def test_sb3_trains_on_the_melody_env_through_rllab_train(note_rnn_path, tmp_pat
     assert (out / "model.zip").is_file()
     assert run_cli(["evaluate", str(out), "-n", "2"]) == 0
     result = json.loads((out / "evaluation.json").read_text())
-    assert "music_theory_score" in json.dumps(result) and "log_p_mean" in json.dumps(result)
+    for episode in result["episodes_detail"]:         # a missing info keyword would be stored as NaN
+        assert math.isfinite(episode["music_theory_score"]) and episode["log_p_mean"] < 0
+
+
+def test_a_seed_fixes_the_tuned_models_and_the_table(note_rnn_path, tmp_path):
+    outs = [tmp_path / "a", tmp_path / "b"]
+    for out in outs:
+        assert run_cli(["tutor", "--out", str(out), "--note-rnn", str(note_rnn_path), "--methods", "q,psi",
+                        "--steps", "1024", "--compositions", "64", "--samples", "1", "--device", "cpu",
+                        "--seed", "3"]) == 0
+    assert (outs[0] / "table.json").read_bytes() == (outs[1] / "table.json").read_bytes()
+    for method in ("q", "psi"):
+        a = torch.load(outs[0] / "runs" / method / "model.pt", weights_only=True)["state_dict"]
+        b = torch.load(outs[1] / "runs" / method / "model.pt", weights_only=True)["state_dict"]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    other = tmp_path / "c"
+    assert run_cli(["tutor", "--out", str(other), "--note-rnn", str(note_rnn_path), "--methods", "q,psi",
+                    "--steps", "1024", "--compositions", "64", "--samples", "1", "--device", "cpu",
+                    "--seed", "4"]) == 0
+    assert (other / "table.json").read_bytes() != (outs[0] / "table.json").read_bytes()
+
+
+def test_seeds_run_one_report_per_seed_and_a_summary(note_rnn_path, tmp_path):
+    out = tmp_path / "seeds"
+    assert run_cli(["tutor", "--out", str(out), "--note-rnn", str(note_rnn_path), "--methods", "q", "--steps",
+                    "1024", "--compositions", "64", "--samples", "1", "--device", "cpu", "--seeds", "0,1"]) == 0
+    summary = json.loads((out / "table.json").read_text())
+    assert summary["seeds"] == [0, 1]
+    rows = [json.loads((out / f"seed-{s}" / "table.json").read_text())["rows"]["q"] for s in (0, 1)]
+    motif = summary["summary"]["q"]["notes_in_motif"]
+    assert motif["mean"] == pytest.approx((rows[0]["notes_in_motif"] + rows[1]["notes_in_motif"]) / 2)
+    assert motif["min"] == min(r["notes_in_motif"] for r in rows)
+    report = (out / "report.md").read_text()
+    assert "paper Q" in report and "worst seed" in report and "75.70%" in report   # the paper's motif figure
+    worst = min((0, 1), key=lambda s: rows[s]["notes_in_motif"])
+    assert f"(seed {worst})" in report
+
+
+def test_first_use_trains_the_prior_once_then_reuses_it(tmp_path, monkeypatch):
+    pattern = np.array([14, 1, 18, 1, 21, 1, 1, 0], dtype=np.uint8)
+    melodies = [np.tile(pattern, 4 + i % 3) for i in range(12)]
+    corpus = SimpleNamespace(train=melodies[:10], valid=melodies[10:], manifest={})
+    monkeypatch.setattr(pipeline, "load_corpus", lambda *args, **kwargs: corpus)
+    monkeypatch.setenv("RLLAB_CACHE", str(tmp_path / "cache"))
+    preset = tmp_path / "tiny.yaml"
+    preset.write_text(yaml.safe_dump({
+        "note_rnn": {"preset": "fast", "hidden_size": 16, "steps": 30, "batch_size": 8, "seq_len": 16,
+                     "eval_every": 30, "checkpoint_every": 30},
+        "tuner": {"steps": 1024, "eval_every": 1024, "checkpoint_every": 1024},
+        "eval": {"compositions": 32, "samples": 1}}))
+    config = TutorConfig(out=tmp_path / "a", preset=str(preset), methods=("q",), device="cpu", seed=0)
+    first = run_tutor(config)
+    priors = list((tmp_path / "cache" / "tutor" / "priors").glob("*-s0"))
+    assert len(priors) == 1 and (priors[0] / "model.pt").is_file()
+    assert first.prior_metrics["steps"] == 30 and first.prior_metrics["valid_accuracy"] > 0
+    stamp = (priors[0] / "model.pt").stat().st_mtime_ns
+    second = run_tutor(dataclasses.replace(config, out=tmp_path / "b"))
+    assert (priors[0] / "model.pt").stat().st_mtime_ns == stamp            # reused, not trained again
+    assert second.rows == first.rows                                          # same seed, same prior: same table
+    assert default_note_rnn_path() == priors[0] / "model.pt"                 # the env's default prior

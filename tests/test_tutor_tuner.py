@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rllab.agents.tutor import Samples, TunerConfig, make_tuner, rollout, train_tuner
+from rllab.agents.tutor.ppo_kl import gae, kl_penalised_reward
 from rllab.agents.tutor.replay import EpisodeReplay
 from rllab.agents.tutor.sampling import policy_logits, sequence_logits
 from rllab.agents.tutor.value import td_targets
@@ -99,6 +100,41 @@ def test_value_methods_learn_the_rules(prior, method):
     after = tuner.evaluate_curve()
     assert tuner.updates > 0
     assert after["r_mt"] > before["r_mt"] + 0.4
+
+
+def test_gae_by_hand():
+    reward = torch.tensor([[1.0, 0.0, 2.0]])
+    values = torch.tensor([[0.5, 1.0, -1.0]])
+    gamma, lam = 0.9, 0.5
+    # deltas: d2 = 2 - (-1) = 3; d1 = 0 + 0.9*(-1) - 1 = -1.9; d0 = 1 + 0.9*1 - 0.5 = 1.4
+    a2 = 3.0
+    a1 = -1.9 + gamma * lam * a2
+    a0 = 1.4 + gamma * lam * a1
+    assert gae(reward, values, gamma, lam)[0].tolist() == pytest.approx([a0, a1, a2])
+    # lam = 1: discounted return minus the value; lam = 0: the one-step TD error
+    assert gae(reward, values, gamma, 1.0)[0, 0].item() == pytest.approx(1 + 0.9 * 0 + 0.81 * 2 - 0.5)
+    assert gae(reward, values, gamma, 0.0)[0].tolist() == pytest.approx([1.4, -1.9, 3.0])
+
+
+def test_the_kl_term_penalises_moving_away_from_the_prior():
+    r_mt = torch.tensor([1.0, 1.0])
+    log_p = torch.tensor([-2.0, -2.0])
+    log_pi = torch.tensor([-2.0, -0.5])   # the second action is much likelier under the policy than the prior
+    reward = kl_penalised_reward(r_mt, log_pi, log_p, beta=0.5)
+    assert reward.tolist() == pytest.approx([1.0, 1.0 - 0.5 * 1.5])
+    assert kl_penalised_reward(r_mt, log_pi, log_p, beta=0.0).tolist() == [1.0, 1.0]
+
+
+def test_ppo_kl_raises_the_music_theory_reward(prior):
+    cfg = small_config(method="ppo_kl", steps=16384, c=0.05, ppo={"rollout_episodes": 64, "minibatch_episodes": 32,
+                                                                   "epochs": 4, "lr": 3e-3})
+    tuner = make_tuner(cfg, prior, "cpu")
+    before = tuner.evaluate_curve()
+    while tuner.steps < cfg.steps:
+        tuner.train_round()
+    after = tuner.evaluate_curve()
+    assert after["r_mt"] > before["r_mt"] + 0.3
+    assert after["kl"] > before["kl"]          # learning the rules moves the policy away from the prior
 
 
 def test_ppo_kl_trains_and_saves(prior, tmp_path):

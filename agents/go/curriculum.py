@@ -24,11 +24,17 @@ class WarmStart(BaseCallback):
         self.init_from = Path(init_from)
         self.loaded = False
 
+    def check(self) -> None:
+        """Before a fresh run starts: the run to start from must exist (a relative path is from the current
+        directory, as for every path the CLI takes)."""
+        if not self.init_from.exists():
+            raise UserError(f"WarmStart: no run or model at {self.init_from.absolute()}; train it first (e.g. "
+                            f"`rllab train --preset <its preset> --out {self.init_from}`) or set init_from")
+
     def _on_training_start(self) -> None:
         if self.num_timesteps > 0:
             return
-        if not self.init_from.exists():
-            raise UserError(f"WarmStart: no run or model at {self.init_from}; train it first")
+        self.check()
         source = load_model(self.init_from, device=str(self.model.device)).policy.state_dict()
         target = self.model.policy.state_dict()
         mismatched = [k for k in target if k not in source or source[k].shape != target[k].shape]

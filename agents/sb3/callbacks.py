@@ -15,7 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, EventCallback
 
 from rllab.agents.sb3.evaluation import run_episodes, summarize
 from rllab.core import atomic
@@ -46,15 +46,17 @@ def save_checkpoint(run: RunDir, model: Any, steps: int, keep: int) -> None:
     run.save_checkpoint(steps, model.save, suffix=".zip", keep=keep)
 
 
-class LabCallback(BaseCallback):
+class LabCallback(EventCallback):
     """Checkpoints, periodic evaluation (keeping ``best_model.zip``), ``status.json`` and the progress bar.
 
     ``_on_step`` compares the step count with the next due step and returns: that is the whole per-step cost.
+    As with SB3's ``EvalCallback``, ``callback_after_eval`` runs after each evaluation (it reads ``parent.last_eval``)
+    and stops training by returning False; ``rllab tune`` reports evaluations to Optuna and prunes this way.
     """
 
     def __init__(self, run: RunDir, config: TrainConfig, eval_env: gym.Env | None, resumed_from: int,
-                 progress: bool) -> None:
-        super().__init__()
+                 progress: bool, callback_after_eval: BaseCallback | None = None) -> None:
+        super().__init__(callback_after_eval)
         self.run, self.config, self.eval_env, self.show_progress = run, config, eval_env, progress
         self.next_ckpt = next_multiple(resumed_from, config.checkpoint.freq)
         self.next_eval = next_multiple(resumed_from, config.eval.freq) if eval_env is not None else math.inf
@@ -69,6 +71,7 @@ class LabCallback(BaseCallback):
         self.start_steps = resumed_from
 
     def _on_training_start(self) -> None:
+        super()._on_training_start()
         self.start_time = time.perf_counter()
         self.next_status_time = self.start_time + STATUS_EVERY_S
         if self.show_progress:
@@ -117,6 +120,8 @@ class LabCallback(BaseCallback):
         if summary["return_mean"] > self.best_eval:
             self.best_eval = summary["return_mean"]
             atomic.write_with(self.run.path / BEST_MODEL_FILE, self.model.save, suffix=".zip")
+        if not self._on_event():
+            self.stop = True
         if config.stop_at_reward is not None and summary["return_mean"] >= config.stop_at_reward:
             self.stop = True
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import rllab.envs
+from rllab.core.config import unknown_name
 from rllab.core.errors import UserError
 from rllab.core.imports import import_object
 from rllab.core.train_config import TrainConfig
@@ -29,6 +33,31 @@ def apply_wrappers(env: gym.Env, wrappers: list[Any]) -> gym.Env:
     return env
 
 
+def env_arguments(env_id: str) -> dict[str, inspect.Parameter]:
+    """The keyword arguments ``gym.make(env_id, ...)`` passes to the environment, with their defaults."""
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise UserError(f"unknown env {env_id!r}: {exc}") from None
+    entry = spec.entry_point
+    target = import_object(entry) if isinstance(entry, str) else entry
+    signature = inspect.signature(target)
+    if all(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):   # a factory taking **kwargs
+        returned = typing.get_type_hints(target).get("return")
+        if isinstance(returned, type):
+            signature = inspect.signature(returned)
+    return {name: p for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+def _bad_kwarg(env_id: str, exc: TypeError) -> UserError:
+    match = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+    if match:
+        known = env_arguments(env_id)
+        return unknown_name("env_kwargs key", match.group(1), known, env_id)
+    return UserError(f"bad env_kwargs for {env_id!r}: {exc}")
+
+
 def make_env(config: TrainConfig, render_mode: str | None = None) -> gym.Env:
     """One environment with the config's kwargs and wrappers (no Monitor)."""
     kwargs = dict(config.env_kwargs)
@@ -40,7 +69,7 @@ def make_env(config: TrainConfig, render_mode: str | None = None) -> gym.Env:
         raise UserError(f"cannot make env {config.env!r}: {exc} (see `rllab envs`; ours: "
                         f"{', '.join(rllab.envs.REGISTERED_IDS)})") from None
     except TypeError as exc:
-        raise UserError(f"bad env_kwargs for {config.env!r}: {exc}") from None
+        raise _bad_kwarg(config.env, exc) from None
     return apply_wrappers(env, config.wrappers)
 
 

@@ -15,10 +15,16 @@ from rllab.core import atomic
 from rllab.core.device import limit_cpu_threads
 from rllab.core.errors import UserError
 from rllab.core.runs import RunDir
+from rllab.core.shipped import is_shipped
 from rllab.core.video import write_video
 
 EVALUATION_JSON = "evaluation.json"
 EVALUATION_CSV = "evaluation.csv"
+#: Reset options of every evaluation episode: envs with a training-only start distribution (Mario's save-state
+#: curriculum) start from the task's own start; other envs ignore it.
+EVALUATION_RESET = {"evaluation": True}
+#: 0/1 task indicators whose episode mean is also reported under a rate name.
+RATES = {"flag_get": "flag_rate"}
 
 
 def action_masks(env: gym.Env) -> np.ndarray:
@@ -36,7 +42,7 @@ def run_episodes(model: Any, env: gym.Env, episodes: int, deterministic: bool, i
     masked = uses_masks(type(model))
     records = []
     for episode in range(episodes):
-        obs, info = env.reset(seed=seed + episode)
+        obs, info = env.reset(seed=seed + episode, options=dict(EVALUATION_RESET))
         total, length, done = 0.0, 0, False
         record_frames = frames is not None and episode == 0
         if record_frames:
@@ -70,17 +76,42 @@ def summarize(records: list[dict[str, float]]) -> dict[str, float]:
         summary[f"{key}_mean"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
     returns = np.array([r["return"] for r in records], dtype=float)
     summary["return_std"] = float(returns.std())
+    for key, rate in RATES.items():
+        if f"{key}_mean" in summary:
+            summary[rate] = summary[f"{key}_mean"]
     return summary
 
 
+def check_renders(env: gym.Env, env_id: str) -> None:
+    """Fail before any episode is played when the env cannot draw frames (e.g. pygame missing for CartPole)."""
+    try:
+        env.reset()
+        frame = env.render()
+    except gym.error.DependencyNotInstalled as exc:
+        env.close()
+        raise UserError(f"--video needs {env_id} to render, which needs a missing package: "
+                        f"{str(exc).splitlines()[0]}") from None
+    if frame is None:
+        env.close()
+        raise UserError(f"--video: {env_id} does not render rgb_array frames")
+
+
 def evaluate_run(run: RunDir, episodes: int, deterministic: bool = True, video: Path | None = None,
-                 seed: int | None = None) -> dict[str, Any]:
-    """Evaluate a run's model; write ``evaluation.json`` and ``evaluation.csv`` into the run directory."""
+                 seed: int | None = None, out: Path | None = None) -> dict[str, Any]:
+    """Evaluate a run's model; write ``evaluation.json`` and ``evaluation.csv`` into ``out`` (default: the run).
+
+    A shipped model is read-only package data, so its results need an ``out`` directory.
+    """
     limit_cpu_threads(1)
     if episodes <= 0:
         raise UserError("--episodes must be positive")
+    if out is None and is_shipped(run.path):
+        raise UserError(f"{run.path.name} is a shipped model (read-only): pass --out DIR for its results")
+    out = run.path if out is None else out
     config, model = load_run_model(run)
     env = make_env(config, render_mode="rgb_array" if video else None)
+    if video is not None:
+        check_renders(env, config.env)
     frames: list[np.ndarray] | None = [] if video else None
     seed = 1_000_000 + config.seed if seed is None else seed
     try:
@@ -90,8 +121,9 @@ def evaluate_run(run: RunDir, episodes: int, deterministic: bool = True, video: 
         env.close()
     summary = {"run": str(run.path), "env": config.env, "algo": config.algo, "deterministic": deterministic,
                "steps": run.status.get("steps"), **summarize(records), "episodes_detail": records}
-    atomic.write_json(run.path / EVALUATION_JSON, summary)
-    atomic.write_csv(run.path / EVALUATION_CSV, records, list(records[0]))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(out / EVALUATION_JSON, summary)
+    atomic.write_csv(out / EVALUATION_CSV, records, list(records[0]))
     if video is not None and frames:
         write_video([f for f in frames if f is not None], video, fps=fps)
     return summary

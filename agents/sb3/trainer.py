@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
 from stable_baselines3.common.utils import set_random_seed
 
@@ -48,11 +49,20 @@ def validate(config: TrainConfig) -> None:
         raise UserError("tensorboard: true needs the tensorboard package: pip install tensorboard")
     model_kwargs(config, algo_class(config.algo))
     make_env(config).close()
+    for item in config.callbacks:   # e.g. a warm start from a run that does not exist yet
+        check = getattr(build_callback(item), "check", None)
+        if check is not None:
+            check()
 
 
-def train(config: TrainConfig, run: RunDir, progress: bool | None = None) -> Path:
-    """Train from scratch into ``run`` (already created with this config); returns the model's path."""
-    return _learn(config, run, start=None, progress=config.progress_bar if progress is None else progress)
+def train(config: TrainConfig, run: RunDir, progress: bool | None = None,
+          callback_after_eval: BaseCallback | None = None) -> Path:
+    """Train from scratch into ``run`` (already created with this config); returns the model's path.
+
+    ``callback_after_eval`` runs after each periodic evaluation (see :class:`LabCallback`).
+    """
+    return _learn(config, run, start=None, progress=config.progress_bar if progress is None else progress,
+                  callback_after_eval=callback_after_eval)
 
 
 def resume(run: RunDir, progress: bool = True, steps: int | None = None) -> Path:
@@ -109,7 +119,8 @@ def _restore(run: RunDir, config: TrainConfig, start: Checkpoint, env: Any, devi
     return model
 
 
-def _learn(config: TrainConfig, run: RunDir, start: Checkpoint | None, progress: bool) -> Path:
+def _learn(config: TrainConfig, run: RunDir, start: Checkpoint | None, progress: bool,
+           callback_after_eval: BaseCallback | None = None) -> Path:
     limit_cpu_threads(1)
     device = resolve_device(config.device)
     set_random_seed(config.seed)
@@ -121,7 +132,7 @@ def _learn(config: TrainConfig, run: RunDir, start: Checkpoint | None, progress:
     try:
         model = _restore(run, config, start, env, device) if start is not None else build_model(config, env, device)
         model.set_logger(_configure_logger(run, resumed_from, config.tensorboard))
-        lab = LabCallback(run, config, eval_env, resumed_from, progress)
+        lab = LabCallback(run, config, eval_env, resumed_from, progress, callback_after_eval)
         callbacks = [lab, *(build_callback(item) for item in config.callbacks)]
         run.set_status("running", steps=resumed_from, resumed_from=resumed_from, device=device)
         started = time.perf_counter()
@@ -131,6 +142,9 @@ def _learn(config: TrainConfig, run: RunDir, start: Checkpoint | None, progress:
         except KeyboardInterrupt:
             save_checkpoint(run, model, model.num_timesteps, config.checkpoint.keep)
             run.set_status("interrupted", steps=int(model.num_timesteps))
+            raise
+        except Exception as exc:
+            run.set_status("failed", steps=int(model.num_timesteps), error=str(exc).splitlines()[0][:500])
             raise
         wall = time.perf_counter() - started
         save_checkpoint(run, model, model.num_timesteps, config.checkpoint.keep)

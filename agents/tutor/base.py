@@ -1,4 +1,5 @@
-"""What every tuner shares: the prior, the network being tuned (a copy of the prior), the batched melody env, the
+"""What every tuner shares: the prior, the network being tuned (a copy of the prior, or of a given starting network),
+the batched melody env, the
 counters and learning curve, and one state dict for checkpoints. A tuner subclass adds one training round."""
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from rllab.agents.tutor.config import TunerConfig
 from rllab.agents.tutor.sampling import rollout
+from rllab.core.errors import UserError
 from rllab.envs.melody import MelodyVecEnv
 from rllab.music.note_rnn import NoteRNN
 
@@ -20,7 +23,7 @@ class Tuner:
     """One tuning run. Subclasses implement :meth:`round` and add their own parts to the state dict."""
 
     def __init__(self, config: TunerConfig, prior: NoteRNN, device: str, primers: np.ndarray | None = None,
-                 batch: int | None = None, prior_in_reward: bool = True):
+                 batch: int | None = None, prior_in_reward: bool = True, start: nn.Module | None = None):
         self.config = config
         self.method = config.method
         self.device = torch.device(device)
@@ -28,8 +31,13 @@ class Tuner:
         self.primers = primers
         torch.manual_seed(config.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        self.model: NoteRNN = copy.deepcopy(prior).to(self.device).train()
+        # the network tuned starts as a copy of the prior, or of ``start`` (e.g. an LSTM when the prior is a count
+        # model, which has no weights to tune)
+        self.model: NoteRNN = copy.deepcopy(start if start is not None else prior).to(self.device).train()
         self.model.requires_grad_(True)
+        if not any(True for _ in self.model.parameters()):
+            raise UserError(f"a {self.model.config.get('kind', 'count')} prior has no weights to tune: give the tuners "
+                            "a neural starting network (a Note RNN)")
         self.env = MelodyVecEnv(prior, batch or config.collect_episodes, reward=config.reward_spec(prior_in_reward),
                                 primers=primers, device=self.device, generator=self.generator)
         self.steps = 0

@@ -24,6 +24,10 @@ class ValueRNN(nn.Module):
         self.lstm = nn.LSTM(32, hidden_size, batch_first=True)
         self.head = nn.Linear(hidden_size, 1)
 
+    def primed_state(self, batch_size: int, primer_len: int, device: torch.device | str) -> None:
+        """The critic has no bar-position input: it starts from the zero state (same interface as the Note RNN)."""
+        return None
+
     def forward(self, tokens: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         hidden, state = self.lstm(self.embed(tokens), state)
         return self.head(hidden), state
@@ -50,8 +54,10 @@ def kl_penalised_reward(r_mt: torch.Tensor, log_pi: torch.Tensor, log_p: torch.T
 class PPOKLTuner(Tuner):
     """One round = one batch of episodes from the current policy, then ``epochs`` passes of minibatch updates."""
 
-    def __init__(self, config: TunerConfig, prior: NoteRNN, device: str, primers: np.ndarray | None = None):
-        super().__init__(config, prior, device, primers, batch=config.ppo.rollout_episodes, prior_in_reward=True)
+    def __init__(self, config: TunerConfig, prior: NoteRNN, device: str, primers: np.ndarray | None = None,
+                 start: nn.Module | None = None):
+        super().__init__(config, prior, device, primers, batch=config.ppo.rollout_episodes, prior_in_reward=True,
+                         start=start)
         self.critic = ValueRNN(prior.config["num_classes"]).to(self.device)
         params = list(self.model.parameters()) + list(self.critic.parameters())
         self.optimizer = torch.optim.Adam(params, lr=config.ppo.lr)

@@ -33,24 +33,28 @@ class Samples:
 
 @torch.no_grad()
 def rollout(env: MelodyVecEnv, model: NoteRNN | None, method: str, *, epsilon: float = 0.0,
-            greedy: bool = False, generator: torch.Generator | None = None, score: bool = True) -> Samples:
+            greedy: bool = False, generator: torch.Generator | None = None, score: bool = True,
+            primer_index: torch.Tensor | None = None, temperature: float = 1.0) -> Samples:
     """Write one batch of compositions with ``model`` (``None`` = sample the Note RNN itself).
 
     ``epsilon > 0``: ε-greedy around the argmax; otherwise Boltzmann sampling from the policy (``greedy`` takes
-    the argmax). The stored action is always the one played.
+    the argmax). The stored action is always the one played. ``primer_index`` picks each composition's primer
+    from the env's bank (random when omitted), e.g. to continue the same primers with several models.
+    ``temperature`` divides the tuned policy's logits (the prior itself is always sampled as it is).
     """
-    obs = env.reset()
+    obs = env.reset(primer_index)
     state = None
     values = None
     if model is not None:
-        logits, state = model(env.primer, None)
+        logits, state = model(env.primer, model.primed_state(env.num_envs, env.primer.shape[1], env.device))
         values = logits[:, -1].float()
     steps = env.reward.length
     n = env.num_envs
     out = {name: torch.zeros(n, steps, device=env.device) for name in ("log_pi", "kl", "entropy")}
     for t in range(steps):
         log_prior = env.next_log_probs
-        log_pi = log_prior if values is None else torch.log_softmax(policy_logits(method, values, log_prior), -1)
+        log_pi = log_prior if values is None else \
+            torch.log_softmax(policy_logits(method, values, log_prior) / temperature, -1)
         if greedy or epsilon > 0:
             actions = log_pi.argmax(-1)
             if epsilon > 0:
@@ -72,7 +76,7 @@ def rollout(env: MelodyVecEnv, model: NoteRNN | None, method: str, *, epsilon: f
 
 
 def evaluate(prior: NoteRNN, model: NoteRNN | None, method: str, *, n: int, reward: RewardSpec,
-             primers: np.ndarray | None, device: str, seed: int, batch: int = 2048
+             primers: np.ndarray | None, device: str, seed: int, batch: int = 2048, temperature: float = 1.0
              ) -> tuple[dict[str, float], np.ndarray]:
     """Sample ``n`` compositions and return ``(summary, tokens [n, T])``.
 
@@ -84,7 +88,7 @@ def evaluate(prior: NoteRNN, model: NoteRNN | None, method: str, *, n: int, rewa
     for start in range(0, n, batch):
         env = MelodyVecEnv(prior, min(batch, n - start), reward=reward, primers=primers, device=device,
                            generator=generator)
-        parts.append(rollout(env, model, method, generator=generator))
+        parts.append(rollout(env, model, method, generator=generator, temperature=temperature))
     tokens = torch.cat([s.tokens for s in parts]).cpu().numpy()
     summary = {name: float(value) for name, value in composition_stats(tokens, key=reward.key).items()}
     for name in ("log_p", "kl", "entropy", "r_mt"):
@@ -95,5 +99,5 @@ def evaluate(prior: NoteRNN, model: NoteRNN | None, method: str, *, n: int, rewa
 def sequence_logits(model: nn.Module, primer: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Outputs ``[B, T, C]`` at the states before each action: one pass over primer + actions (full BPTT)."""
     sequence = torch.cat([primer, tokens[:, :-1]], dim=1)
-    logits, _ = model(sequence, None)
+    logits, _ = model(sequence, model.primed_state(primer.shape[0], primer.shape[1], primer.device))
     return logits[:, primer.shape[1] - 1:].float()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from rllab.agents.tutor.base import Tuner
 from rllab.agents.tutor.config import TunerConfig
@@ -22,21 +23,25 @@ CURVES_FILE = "curves.json"
 
 
 def make_tuner(config: TunerConfig, prior: NoteRNN, device: str = "cpu",
-               primers: np.ndarray | None = None) -> Tuner:
-    """The tuner for ``config.method``: PPO-KL, or a value tuner (Q, Ψ, G, RL only)."""
+               primers: np.ndarray | None = None, start: nn.Module | None = None) -> Tuner:
+    """The tuner for ``config.method``: PPO-KL, or a value tuner (Q, Ψ, G, RL only); its network starts as a copy
+    of ``start`` (default: the prior)."""
     cls = PPOKLTuner if config.method == "ppo_kl" else ValueTuner
-    return cls(config, prior, device, primers)
+    return cls(config, prior, device, primers, start=start)
 
 
 def train_tuner(config: TunerConfig, prior: NoteRNN, run_path: Path, *, device: str = "cpu",
-                primers: np.ndarray | None = None, progress: ProgressFn | None = None) -> Tuner:
+                primers: np.ndarray | None = None, progress: ProgressFn | None = None,
+                start: nn.Module | None = None) -> Tuner:
     """Tune ``prior`` with ``config.method`` in ``run_path``, resuming from its newest checkpoint when present.
 
     A finished run is returned as is; a run of another configuration in the same place is refused.
     """
-    tuner = make_tuner(config, prior, device, primers)
-    run = RunDir.open_or_create(run_path, {"tuner": config.to_dict(), "note_rnn": dict(prior.config)},
-                                seed=config.seed, ignore=())
+    tuner = make_tuner(config, prior, device, primers, start)
+    recorded = {"tuner": config.to_dict(), "note_rnn": dict(prior.config)}
+    if start is not None:
+        recorded["start"] = dict(start.config)
+    run = RunDir.open_or_create(run_path, recorded, seed=config.seed, ignore=())
     checkpoint = run.latest_checkpoint()
     if checkpoint is not None:
         tuner.load_state_dict(load_torch(checkpoint.path, map_location=tuner.device))

@@ -47,8 +47,9 @@ def td_targets(method: str, r_mt: torch.Tensor, log_p: torch.Tensor, next_values
 class ValueTuner(Tuner):
     """Q / Ψ / G / RL-only: ε-greedy or Boltzmann collection into replay, soft-updated target network."""
 
-    def __init__(self, config: TunerConfig, prior: NoteRNN, device: str, primers: np.ndarray | None = None):
-        super().__init__(config, prior, device, primers, prior_in_reward=config.method in ("q", "psi"))
+    def __init__(self, config: TunerConfig, prior: NoteRNN, device: str, primers: np.ndarray | None = None,
+                 start: nn.Module | None = None):
+        super().__init__(config, prior, device, primers, prior_in_reward=config.method in ("q", "psi"), start=start)
         self.target = copy.deepcopy(self.model).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.replay = EpisodeReplay(max(config.replay_size // config.length, config.batch_size),

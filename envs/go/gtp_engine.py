@@ -114,10 +114,18 @@ class GtpEngine:
         color = self._color(args[0])
         if self.game.over:
             raise UserError("illegal move (the game is over)")
-        if color != self.game.to_play:
-            raise UserError(f"illegal move (it is {'black' if self.game.to_play == BLACK else 'white'}'s turn)")
         action = self.game.gtp_to_action(args[1])
-        if not self.game.is_legal(action):
+        if color != self.game.to_play:
+            # GTP lets `play` place either colour (GUIs set up positions this way): the side to move passes first,
+            # unless that pass would end the game (two passes in a row).
+            if self.game.history and self.game.history[-1] == self.game.pass_action:
+                raise UserError("illegal move (out of turn after a pass: the inserted pass would end the game)")
+            trial = self.game.clone()
+            trial.play(trial.pass_action)
+            if not trial.is_legal(action):
+                raise UserError("illegal move")
+            self.game.play(self.game.pass_action)
+        elif not self.game.is_legal(action):
             raise UserError("illegal move")
         self.game.play(action)
         return ""

@@ -1,9 +1,9 @@
 """Player specs -> players, through one registry.
 
 A spec is ``name[:arg][:key=value...]``: ``random``, ``heuristic``, ``self``, ``gnugo[:LEVEL]``, ``gtp:<command
-line>`` are built in here; the agents layer registers the players that load a model (``policy:<run or .zip>``,
-``mcts``, ``az``...), so the env accepts them without importing agents. A bare path to a run directory or a
-``.zip`` means ``policy:<path>``.
+line>``, ``mcts[:sims=N][:time=S]`` (search, no network) and ``openspiel-mcts[:sims=N][:time=S]`` are built in here;
+the agents layer registers the players that load a model (``policy:<run or .zip>``, ``az``...), so the env accepts
+them without importing agents. A bare path to a run directory or a ``.zip`` means ``policy:<path>``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from rllab.core.config import did_you_mean
 from rllab.core.errors import UserError
 from rllab.envs.go.gtp_client import GtpPlayer, gnugo_command, split_command
+from rllab.envs.go.mcts import mcts_player
+from rllab.envs.go.openspiel_mcts import openspiel_mcts_player
 from rllab.envs.go.player import Player
 from rllab.envs.go.players import HeuristicPlayer, RandomPlayer, SelfPlayPool
 
@@ -128,4 +130,6 @@ register_player("random", _simple(RandomPlayer), "random")
 register_player("heuristic", _simple(HeuristicPlayer), "heuristic")
 register_player("self", _simple(SelfPlayPool), "self")
 register_player("gnugo", _gnugo, "gnugo[:LEVEL]")
+register_player("mcts", mcts_player, "mcts[:sims=N][:time=S][:resign=R]")
+register_player("openspiel-mcts", openspiel_mcts_player, "openspiel-mcts[:sims=N][:time=S]")
 register_player("gtp", lambda spec, det: GtpPlayer(split_command(spec.arg)), "gtp:<command line>", raw_arg=True)

@@ -17,8 +17,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rllab.core.config import unknown_name
 from rllab.core.errors import UserError, choices_hint
 from rllab.core.extras import MARIO_INSTALL_HINT
+from rllab.envs.mario.curriculum import Curriculum, CurriculumPlan
+from rllab.envs.mario.tiles import BOUND, RamStack
 from rllab.envs.mario.wrappers import (
     SIGNALS,
     FrameStack,
@@ -28,6 +31,9 @@ from rllab.envs.mario.wrappers import (
 )
 
 ACTION_SETS = ("right_only", "simple", "complex")
+OBS_MODES = ("pixels", "ram")
+#: ``reset(options=EVALUATION)`` always starts at the level start (the curriculum is for training only).
+EVALUATION = "evaluation"
 _ACTION_LISTS = {"right_only": "RIGHT_ONLY", "simple": "SIMPLE_MOVEMENT", "complex": "COMPLEX_MOVEMENT"}
 _BUTTONS = {"right": 0x80, "left": 0x40, "down": 0x20, "up": 0x10, "start": 0x08, "select": 0x04, "B": 0x02,
             "A": 0x01, "NOOP": 0x00}
@@ -51,6 +57,18 @@ def action_buttons(actions: str) -> list[list[str]]:
     return getattr(action_lists, _ACTION_LISTS[actions])
 
 
+def _stage_error(text: str) -> UserError:
+    return UserError(f"unknown stage {text}; valid: WORLD-STAGE with world 1-8 and stage 1-4, e.g. 1-1 or 4-1")
+
+
+def parse_stage(text: str) -> tuple[int, int]:
+    """``"1-1"`` -> ``(1, 1)``; anything that is not a stage of Super Mario Bros is one clear error."""
+    world, _, stage = str(text).partition("-")
+    if not (world.isdigit() and stage.isdigit() and 1 <= int(world) <= 8 and 1 <= int(stage) <= 4):
+        raise _stage_error(repr(text))
+    return int(world), int(stage)
+
+
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise UserError(f"{name} must be an integer, got {value!r}")
@@ -63,14 +81,24 @@ def _check_int(name: str, value: object, low: int, high: int | None = None) -> i
 class SuperMarioEnv(gym.Env):
     """Super Mario Bros with preprocessing and a named reward preset.
 
-    Observation: ``uint8`` ``(frame_stack * C, H, W)``, channel-first (C = 1 gray or 3 colour), which SB3's
-    ``CnnPolicy`` takes as is. Episode: one stage from its start, ending on the flag or on death
+    Observation, ``obs="pixels"``: ``uint8`` ``(frame_stack * C, H, W)``, channel-first (C = 1 gray or 3
+    colour), which SB3's ``CnnPolicy`` takes as is. ``obs="ram"``: ``float32`` ``(frame_stack * 214,)`` for an
+    MLP, read from the NES RAM with no pixel work at all; per stacked frame, oldest first, a 13 x 16 tile grid
+    (rows = the 13 metatile rows of the playfield top to bottom, columns = level columns from 4 left of Mario's
+    to 11 right of it; cell 1 solid tile, -1 enemy, 2 Mario, 0 empty or not yet decoded), then 6 scalars: x speed
+    / 40, y speed / 5, on ground (0/1), power-up / 2, Mario's x inside his tile / 16, his screen y / 240 (see
+    :mod:`rllab.envs.mario.tiles`). Episode: one stage from its start, ending on the flag or on death
     (``world=None, stage=None`` plays the whole game with 3 lives instead, ending on game over, or on each
     lost life with ``end_on_life_loss``). ``reward_scale`` multiplies the preset's reward (0.1 keeps PPO's value
     loss from swamping the policy gradient in the shared CNN, as uvipen's /10 does). ``stall_limit`` truncates an
     episode after that many agent steps without a new maximum x (an agent pinned against a pipe otherwise waits
     ~2,000 steps for the clock). The final ``info`` carries ``x_pos_max`` and ``flag_get``, the unshaped task
-    metrics, and ``ret_<component>`` episode sums of every reward component.
+    metrics, ``start_x`` (where the episode started) and ``ret_<component>`` episode sums of every reward
+    component.
+
+    ``curriculum`` (a mapping, see :class:`~rllab.envs.mario.curriculum.CurriculumConfig`) starts some training
+    episodes from emulator states along the stage; ``reset(options={"evaluation": True})`` ignores it and
+    starts at the level start, as every evaluation does.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
@@ -91,6 +119,8 @@ class SuperMarioEnv(gym.Env):
         sticky_prob: float = 0.0,
         noop_max: int = 30,
         stall_limit: int | None = None,
+        obs: str = "pixels",
+        curriculum: dict[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
         if not mario_available():
@@ -98,10 +128,13 @@ class SuperMarioEnv(gym.Env):
         if (world is None) != (stage is None):
             raise UserError("give both world and stage (one stage) or neither (the whole game)")
         if world is not None:
-            world = _check_int("world", world, 1, 8)
-            stage = _check_int("stage", stage, 1, 4)
+            world, stage = _check_int("world", world, 0), _check_int("stage", stage, 0)
+            if not (1 <= world <= 8 and 1 <= stage <= 4):
+                raise _stage_error(f"{world}-{stage}")
         if actions not in ACTION_SETS:
             raise UserError(f"unknown action set {actions!r}; {choices_hint(ACTION_SETS)}")
+        if obs not in OBS_MODES:
+            raise unknown_name("observation mode (obs)", str(obs), OBS_MODES)
         self.frame_skip = _check_int("frame_skip", frame_skip, 1)
         frame_stack = _check_int("frame_stack", frame_stack, 1)
         self.noop_max = _check_int("noop_max", noop_max, 0)
@@ -129,6 +162,8 @@ class SuperMarioEnv(gym.Env):
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": 60 // self.frame_skip}
 
+        plan = None if curriculum is None else CurriculumPlan.check(curriculum, world, stage)
+
         import gym_super_mario_bros
 
         self.world, self.stage = world, stage
@@ -139,12 +174,23 @@ class SuperMarioEnv(gym.Env):
         self._bytes = [sum(_BUTTONS[b] for b in combo) for combo in buttons]
         self.action_meanings = [" ".join(combo) for combo in buttons]
         self.action_space = gym.spaces.Discrete(len(self._bytes))
-        self._frames = FrameStack(frame_stack, tuple(resize) if resize is not None else None, self.grayscale)
-        self.observation_space = gym.spaces.Box(0, 255, self._frames.buffer.shape, dtype=np.uint8)
+        if obs == "ram":
+            self._frames = None
+            self._ram_stack = RamStack(frame_stack)
+            self.observation_space = gym.spaces.Box(-BOUND, BOUND, (self._ram_stack.size,),
+                                                    dtype=np.float32)
+        else:
+            self._frames = FrameStack(frame_stack, tuple(resize) if resize is not None else None, self.grayscale)
+            self.observation_space = gym.spaces.Box(0, 255, self._frames.buffer.shape, dtype=np.uint8)
         self._component_names = (*(SIGNALS if self._preset is not None else _PACKAGE_COMPONENTS), "clip")
         self._closed = False
         self._needs_reset = True
         self._last_byte = 0
+        try:
+            self.curriculum = None if plan is None else Curriculum.build(plan, self)
+        except BaseException:
+            self.close()
+            raise
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -177,30 +223,63 @@ class SuperMarioEnv(gym.Env):
         if self._closed:
             raise UserError("this SuperMario env is closed; create a new one with gymnasium.make")
 
+    # -- the emulator as the curriculum sees it (rllab.envs.mario.curriculum.Emulator) ----------------------
+
+    def advance_frame(self, byte: int) -> MarioRam:
+        """One emulated frame exactly as :meth:`step` runs it (including the package's skips)."""
+        self._emu.frame_advance(byte)
+        ram = self._ram()
+        if not self._terminal(ram, ram.life):
+            self._nes._did_step(False)
+        return ram
+
+    def restart_level(self) -> MarioRam:
+        self._nes.reset()
+        return self._ram()
+
+    def snapshot(self) -> Any:
+        return self._nes.dump_state()
+
+    def load_snapshot(self, snapshot: Any) -> MarioRam:
+        self._nes.load_state(snapshot)
+        self._nes._did_reset()  # the package's reward trackers start from the loaded state
+        return self._ram()
+
+    def _observe_start(self) -> np.ndarray:
+        if self._frames is None:
+            return self._ram_stack.fill(self._nes.ram)
+        return self._frames.fill(self._grab())
+
     # -- gymnasium API -------------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self._check_open()
         super().reset(seed=seed)
-        self._nes.reset()
-        noops = int(self.np_random.integers(0, self.noop_max + 1)) if self.noop_max else 0
+        evaluation = bool(options and options.get(EVALUATION))
+        start = None if evaluation or self.curriculum is None else self.curriculum.choose(self.np_random)
+        noop_max = self.noop_max
+        if start is None:
+            self._nes.reset()
+        else:
+            self.load_snapshot(start[1])
+            noop_max = self.curriculum.config.noop_max
+        noops = int(self.np_random.integers(0, noop_max + 1)) if noop_max else 0
         for _ in range(noops * self.frame_skip):
             self._emu.frame_advance(0)
             self._nes._did_step(False)
         self._nes._did_reset()  # resync the package's reward trackers after the no-ops
         self._ram_now = self._ram()
-        if self._terminal(self._ram_now, self._ram_now.life):  # cannot happen in 30 no-ops; stay safe
+        if self._terminal(self._ram_now, self._ram_now.life):  # an enemy reached Mario during the no-ops
             return self.reset(options=options)
         self._lives_at_start = self._ram_now.life
-        self._x_max = self._ram_now.x
+        self._x_max = self._start_x = self._ram_now.x
         ram = self._ram_now
         self._stall_x, self._stall_place, self._stalled = ram.x, (ram.world, ram.stage, ram.life), 0
         self._death_counted = False
         self._last_byte = 0
         self._episode = {name: 0.0 for name in self._component_names}
         self._needs_reset = False
-        obs = self._frames.fill(self._grab())
-        return obs, self._info(self._ram_now, {})
+        return self._observe_start(), self._info(self._ram_now, {})
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         self._check_open()
@@ -213,6 +292,7 @@ class SuperMarioEnv(gym.Env):
         frames: list[np.ndarray] = []
         terminated = False
         prev = self._ram_now
+        pixels = self._frames is not None
         first_pooled = self.frame_skip - (2 if self.max_pool else 1)
         for i in range(self.frame_skip):
             if self.sticky_prob and self.np_random.random() < self.sticky_prob:
@@ -233,7 +313,7 @@ class SuperMarioEnv(gym.Env):
                 self._death_counted = False
             self._x_max = max(self._x_max, cur.x)
             terminated = self._terminal(cur, self._lives_at_start)
-            if i >= first_pooled or terminated:
+            if pixels and (i >= first_pooled or terminated):
                 frames.append(self._grab())
             if terminated:
                 break
@@ -254,7 +334,9 @@ class SuperMarioEnv(gym.Env):
         self._needs_reset = terminated or truncated
         for name, value in components.items():
             self._episode[name] = self._episode.get(name, 0.0) + value
-        obs = self._frames.push(frames)
+        if self.curriculum is not None:
+            self.curriculum.steps += 1
+        obs = self._frames.push(frames) if pixels else self._ram_stack.push(self._nes.ram)
         return obs, float(reward), terminated, truncated, self._info(cur, components)
 
     def _package_reward(self, components: dict[str, float]) -> float:
@@ -272,6 +354,7 @@ class SuperMarioEnv(gym.Env):
         info: dict[str, Any] = {
             "x_pos": ram.x,
             "x_pos_max": self._x_max,
+            "start_x": self._start_x,
             "y_pos": ram.y,
             "flag_get": int(ram.flag),
             "death": int(ram.dying or ram.dead),

@@ -11,7 +11,7 @@ import sys
 import typer
 from rich.text import Text
 
-from rllab.cli import core, go, mario, music, tutor
+from rllab.cli import core, go, mario, music, tune, tutor
 from rllab.cli.console import err_console
 from rllab.core.errors import UserError
 
@@ -26,7 +26,7 @@ app = typer.Typer(
 bench = typer.Typer(help="Throughput benchmarks: print steps per second.", no_args_is_help=True)
 app.add_typer(bench, name="bench")
 
-for _module in (core, music, tutor, go, mario):
+for _module in (core, music, tutor, go, mario, tune):
     _module.register(app, bench)
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 import rllab.envs
+from rllab.agents.sb3.env_factory import env_arguments
 from rllab.cli.console import console
 from rllab.cli.options import int_list
 from rllab.core.config import EXPERIMENT_SPECS, TRAIN_PRESETS, parse_overrides
@@ -17,16 +18,29 @@ from rllab.lab.bench.train_overhead import measure_overhead
 from rllab.lab.report import write_report
 
 
-def list_envs() -> None:
-    """List the registered environment ids (ours first), one line each."""
+def list_envs(
+    kwargs: str | None = typer.Option(None, "--kwargs", help="List this env's keyword arguments and defaults."),
+) -> None:
+    """List the registered environment ids (ours first), one line each; or one env's arguments."""
+    if kwargs is not None:
+        for name, param in env_arguments(kwargs).items():
+            default = "(required)" if param.default is param.empty else f"= {param.default!r}"
+            console.print(f"{name} {default}", markup=False)
+        return
     for env_id in rllab.envs.REGISTERED_IDS:
         console.print(f"[bold]{env_id}[/]  {gym.spec(env_id).entry_point}")
     others = sorted(k for k in gym.registry if not k.startswith("rllab/"))
     console.print(f"[dim]+ {len(others)} other Gymnasium ids (e.g. CartPole-v1); any of them can be trained[/]")
 
 
-def list_presets() -> None:
+def list_presets(
+    show: str | None = typer.Option(None, "--show", help="Print one preset or experiment spec in full (YAML)."),
+) -> None:
     """List the shipped training presets (name, env, algo, budget) and experiment specs."""
+    if show is not None:
+        kind = EXPERIMENT_SPECS if show in EXPERIMENT_SPECS.names() else TRAIN_PRESETS
+        console.print(kind.file(kind.load(show)[0]).read_text(), markup=False)
+        return
     for name, data in TRAIN_PRESETS.all().items():
         steps = data.get("steps")
         budget = f"{steps:,} steps" if isinstance(steps, int) else "-"
@@ -50,14 +64,20 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     out: Path | None = typer.Option(None, "--out", help="Run directory (default runs/<env>/<algo>/<time>-s<seed>)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a field: key=value (repeatable)."),
+    n_envs: int | None = typer.Option(None, "--n-envs", help="Parallel training envs (same as --set n_envs=N)."),
+    eval_freq: int | None = typer.Option(None, "--eval-freq", help="Evaluate every N steps (0 = never)."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also log to RUN/tensorboard/."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue a run from its last checkpoint."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Train an agent; the run directory records config, versions, seed, logs and checkpoints."""
     if resume is not None:
         console.print(f"resuming {resume}")
+    extra = parse_overrides(overrides)
+    flags = {"n_envs": n_envs, "eval.freq": eval_freq, "tensorboard": tensorboard or None}
+    extra.update({key: value for key, value in flags.items() if value is not None})
     result = api.train(env_id, algo, preset=preset, steps=steps, seed=seed, device=device, out=out,
-                       overrides=parse_overrides(overrides), resume=resume, progress=progress)
+                       overrides=extra, resume=resume, progress=progress)
     status = result.status
     console.print(f"[green]done[/]: {status.get('steps'):,} steps in {status.get('train_seconds')} s "
                   f"({status.get('steps_per_second')} steps/s on {status.get('device', '?')}); "
@@ -65,17 +85,19 @@ def train(
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `rllab train`."),
+    run_dir: Path = typer.Argument(..., help="A run directory written by `rllab train`, or a shipped model's name."),
     episodes: int = typer.Option(10, "--episodes", "-n", "--n", help="Number of episodes."),
     deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Greedy or sampled actions."),
     video: Path | None = typer.Option(None, "--video", help="Record the first episode (.gif or .mp4)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the first evaluation episode."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the results (default: the run directory, "
+                                                        "or evaluations/NAME for a shipped model)."),
 ) -> None:
     """Evaluate a trained run: per-episode returns, lengths and task metrics as JSON + CSV."""
-    result = api.evaluate(run_dir, episodes, deterministic=deterministic, video=video, seed=seed)
+    result = api.evaluate(run_dir, episodes, deterministic=deterministic, video=video, seed=seed, out=out)
     for key, value in result.metrics.items():
         console.print(f"{key:>20}: {value:.4g}")
-    console.print(f"wrote {run_dir / 'evaluation.json'} and {run_dir / 'evaluation.csv'}"
+    console.print(f"wrote {result.out_dir / 'evaluation.json'} and {result.out_dir / 'evaluation.csv'}"
                   + (f" and {video}" if video else ""))
 
 
@@ -87,12 +109,14 @@ def experiment(
     ray_address: str | None = typer.Option(None, "--ray-address", help="Existing Ray cluster (default: local)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a field of every run: key=value."),
     seeds: str | None = typer.Option(None, "--seeds", help="Comma list replacing the spec's seeds, e.g. 0,1."),
+    variants: str | None = typer.Option(None, "--variants", help="Comma list: run only these variants."),
     report_after: bool = typer.Option(True, "--report/--no-report", help="Write the report when done."),
 ) -> None:
     """Run every variant x seed of a spec; re-running skips finished runs and resumes unfinished ones."""
     seed_list = int_list(seeds, "--seeds") if seeds else None
     result = api.run_experiment(spec, out, workers=workers, backend=backend, ray_address=ray_address,
-                                overrides=parse_overrides(overrides), seeds=seed_list, report=report_after)
+                                overrides=parse_overrides(overrides), seeds=seed_list, report=report_after,
+                                variants=[v.strip() for v in variants.split(",") if v.strip()] if variants else None)
     console.print(f"{len(result.runs) - len(result.failed)}/{len(result.runs)} runs finished in {result.root}")
     for item in result.failed:
         console.print(f"[red]failed[/] {item['run']}: {escape(str(item.get('error')))}")

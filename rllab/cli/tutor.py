@@ -7,10 +7,11 @@ from pathlib import Path
 import typer
 
 from rllab.cli.console import console
+from rllab.cli.options import int_list
 from rllab.core.config import TUTOR_PRESETS
 from rllab.core.errors import Interrupted
 from rllab.lab.bench.melody import bench_melody as measure_melody
-from rllab.lab.tutor import TutorConfig, run_tutor
+from rllab.lab.tutor import TutorConfig, run_tutor, run_tutor_seeds
 from rllab.lab.tutor.pipeline import DEFAULT_METHODS, DEFAULT_PRESET, parse_methods
 
 
@@ -26,12 +27,19 @@ def tutor(
     c: float | None = typer.Option(None, "--c", help="Override the preset's c (reward = r_MT / c + log p)."),
     compositions: int | None = typer.Option(None, "--compositions", help="Compositions per model for the table."),
     samples: int | None = typer.Option(None, "--samples", help="MIDI + piano-roll samples per model."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the prior, the tuners and the evaluation."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma list: one full run per seed in OUT/seed-<s>/ "
+                                     "and a summary (mean ± std, worst seed per target) in OUT/report.md."),
 ) -> None:
     """Tune the Note RNN with KL control (Q, Ψ, G, ...) and write a report with a table, curves and MIDI samples."""
     config = TutorConfig(out=out, preset=preset, methods=parse_methods(methods), device=device, note_rnn=note_rnn,
                          steps=steps, c=c, compositions=compositions, samples=samples, seed=seed)
     try:
+        if seeds is not None:
+            summary = run_tutor_seeds(config, int_list(seeds, "--seeds"), console)
+            console.print(summary.report.read_text(), markup=False)
+            console.print(f"[green]done[/]: {summary.report}; per-seed reports in {out}/seed-<s>/")
+            return
         result = run_tutor(config, console)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; finished parts are kept; rerun the same command to continue "

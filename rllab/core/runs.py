@@ -19,6 +19,7 @@ import datetime as _dt
 import importlib.metadata
 import json
 import os
+import pickle
 import platform
 import re
 import shlex
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from rllab.core import atomic
 from rllab.core.config import read_yaml, to_plain
@@ -244,19 +247,19 @@ def truncate_csv_rows(path: Path, column: str, max_value: float) -> None:
 
 def save_torch(obj: Any, path: str | os.PathLike[str]) -> None:
     """Atomically ``torch.save`` a state dict (tensors, numbers, strings, lists, dicts only)."""
-    import torch
-
     atomic.write_with(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_torch(path: str | os.PathLike[str], map_location: Any = "cpu") -> Any:
     """Load a torch checkpoint safely (``weights_only=True``), with a clear error when it is corrupt."""
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message suggests weights_only=False, i.e. running code from the file: never do that here
+        raise UserError(f"cannot load checkpoint {path}: not a checkpoint of tensors and plain values "
+                        "(corrupt, truncated, or holding pickled objects); it is not loaded") from None
     except Exception as exc:  # torch raises several types for truncated/foreign files
         raise UserError(f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}".splitlines()[0]) from None

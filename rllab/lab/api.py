@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from rllab.agents import sb3
-from rllab.core.errors import Interrupted
+from rllab.core.errors import Interrupted, UserError
 from rllab.core.runs import RunDir, default_run_path
+from rllab.core.shipped import is_shipped, resolve_model_path, shipped_names
 from rllab.core.train_config import TrainConfig, build_config
 from rllab.lab.compose import ComposeResult, compose
 from rllab.lab.experiment import load_spec
 from rllab.lab.experiment import run_experiment as _run_experiment
 from rllab.lab.report import write_report
+from rllab.lab.tune import StudyResult, TuneConfig, run_study
 from rllab.lab.tutor import TutorConfig, TutorResult, run_tutor
 
-__all__ = ["ComposeResult", "EvaluationResult", "ExperimentResult", "TrainResult", "TutorResult", "compose",
-           "evaluate", "run_experiment", "train", "tutor"]
+__all__ = ["ComposeResult", "EvaluationResult", "ExperimentResult", "StudyResult", "TrainResult", "TutorResult",
+           "compose", "evaluate", "run_experiment", "train", "tune", "tutor"]
 
 
 @dataclass
@@ -46,6 +48,7 @@ class EvaluationResult:
     run_dir: Path
     metrics: dict[str, float]
     episodes: list[dict[str, float]]
+    out_dir: Path | None = None  # where evaluation.json / .csv went (the run directory unless --out)
 
 
 @dataclass
@@ -94,25 +97,56 @@ def train(env: str | None = None, algo: str | None = None, *, preset: str | None
 
 
 def evaluate(run_dir: str | Path, episodes: int = 10, *, deterministic: bool = True, video: str | Path | None = None,
-             seed: int | None = None) -> EvaluationResult:
-    """Evaluate a run's model on its task metrics (``rllab evaluate``); writes ``evaluation.json`` / ``.csv``."""
-    summary = sb3.evaluate_run(RunDir.open(run_dir), episodes, deterministic, Path(video) if video else None, seed)
-    metrics = {k: v for k, v in summary.items() if k.endswith("_mean") or k in ("return_std", "episodes")}
-    return EvaluationResult(Path(run_dir), metrics, summary["episodes_detail"])
+             seed: int | None = None, out: str | Path | None = None) -> EvaluationResult:
+    """Evaluate a run's model on its task metrics (``rllab evaluate``); writes ``evaluation.json`` / ``.csv``.
+
+    ``run_dir`` may also name a shipped model (``rllab/models/<name>``): package data is read-only, so its results
+    go to ``out`` (default ``evaluations/<name>``).
+    """
+    if not Path(run_dir).exists() and str(run_dir) not in shipped_names():
+        raise UserError(f"{run_dir} is neither a run directory nor a shipped model; "
+                        f"shipped models: {', '.join(shipped_names()) or 'none'}")
+    path = resolve_model_path(run_dir)
+    out_dir = Path(out) if out is not None else None
+    if out_dir is None and is_shipped(path):
+        out_dir = Path("evaluations") / path.name
+    summary = sb3.evaluate_run(RunDir.open(path), episodes, deterministic, Path(video) if video else None, seed,
+                               out=out_dir)
+    metrics = {k: v for k, v in summary.items()
+               if k.endswith(("_mean", "_rate")) or k in ("return_std", "episodes")}
+    return EvaluationResult(path, metrics, summary["episodes_detail"], out_dir or path)
 
 
 def run_experiment(spec: str | Path, out: str | Path | None = None, *, workers: int = 2, backend: str = "local",
                    ray_address: str | None = None, overrides: dict[str, Any] | None = None,
-                   seeds: Sequence[int] | None = None, report: bool = True, progress: bool = True
-                   ) -> ExperimentResult:
-    """Run every variant x seed of a spec (a shipped name or a YAML path) and write its report."""
-    spec_obj = load_spec(spec, overrides, list(seeds) if seeds is not None else None)
+                   seeds: Sequence[int] | None = None, variants: Sequence[str] | None = None, report: bool = True,
+                   progress: bool = True) -> ExperimentResult:
+    """Run every variant x seed of a spec (a shipped name or a YAML path) and write its report.
+
+    ``overrides``, ``seeds`` and ``variants`` shrink a shipped spec, e.g. to try it on a small budget.
+    """
+    spec_obj = load_spec(spec, overrides, list(seeds) if seeds is not None else None,
+                         list(variants) if variants is not None else None)
     root = Path(out) if out is not None else Path("experiments") / spec_obj.name
     runs = _run_experiment(spec_obj, root, workers=workers, backend=backend, ray_address=ray_address,
                            progress=progress)
     finished = [r for r in runs if r["state"] == "finished"]
     files = write_report(root) if report and finished else []
     return ExperimentResult(root, runs, files)
+
+
+def tune(env: str | None = None, algo: str | None = None, *, preset: str | None = None, trials: int = 20,
+         study: str | Path | None = None, workers: int = 1, steps: int | None = None, seed: int = 0,
+         overrides: dict[str, Any] | None = None, space: str | Path | None = None, sampler: str = "tpe",
+         pruner: str = "median", objective: str = "last", startup_trials: int = 5, progress: bool = True
+         ) -> StudyResult:
+    """Hyperparameter search on Optuna (``rllab tune``): ``trials`` runs of ``steps`` each under ``study``
+    (default ``studies/<env>-<algo>``); rerunning continues the study. Needs the ``[tune]`` extra."""
+    return run_study(TuneConfig(env=env, algo=algo, preset=preset, trials=trials,
+                                study=Path(study) if study is not None else None, workers=workers, steps=steps,
+                                seed=seed, overrides=dict(overrides or {}), space=str(space) if space else None,
+                                sampler=sampler, pruner=pruner, objective=objective, startup_trials=startup_trials,
+                                progress=progress))
 
 
 def tutor(out: str | Path = "runs/tutor", *, preset: str = "fast", methods: Sequence[str] | str = ("q", "psi", "g"),

@@ -23,7 +23,7 @@ from typing import Any
 from rllab.agents import sb3
 from rllab.agents.sb3 import validate
 from rllab.core import atomic
-from rllab.core.config import EXPERIMENT_SPECS, from_mapping
+from rllab.core.config import EXPERIMENT_SPECS, from_mapping, unknown_name
 from rllab.core.errors import UserError, choices_hint
 from rllab.core.runs import CONFIG_FILE, RunDir, slug
 from rllab.core.train_config import TrainConfig, build_config
@@ -81,13 +81,20 @@ class ExperimentSpec:
 
 
 def load_spec(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
-              seeds: list[int] | None = None) -> ExperimentSpec:
+              seeds: list[int] | None = None, variants: list[str] | None = None) -> ExperimentSpec:
     """A shipped spec by name (``rllab presets``) or a YAML path, checked field by field.
 
-    ``overrides`` (``--set k=v``) apply to every variant and ``seeds`` replaces the spec's, so a shipped spec can
-    be tried small. Every variant's config is built and validated (algo, hyperparameters, env) before any runs.
+    ``overrides`` (``--set k=v``) apply to every variant, ``seeds`` replaces the spec's and ``variants`` keeps only
+    the named ones, so a shipped spec can be tried small. Every variant's config is built and validated (algo,
+    hyperparameters, env) before any runs.
     """
     name, data = EXPERIMENT_SPECS.load(str(name_or_path))
+    if variants is not None:
+        known = data.get("variants") or {"default": {}}
+        for variant in variants:
+            if variant not in known:
+                raise unknown_name("variant", variant, known, f"experiment spec {name}")
+        data = {**data, "variants": {v: known[v] for v in variants}}
     data = {"name": name, **data}
     if overrides:
         data["overrides"] = {**(data.get("overrides") or {}), **overrides}

@@ -1,9 +1,11 @@
 """Matches between two players with alternating colours, SGF per game and a win rate with a 95% CI.
 
 Results are appended to ``games.jsonl`` after every game and ``summary.json`` is rewritten, so a match whose
-external engine dies still records the games already played. When a player is a GTP engine, its own
-``final_score`` of each finished game is recorded next to ours (a cross-check of our Tromp-Taylor count; GNU Go
-runs with ``--chinese-rules --capture-all-dead`` so the two should agree).
+external engine dies still records the games already played, and ``resume=True`` continues a match from its
+``games.jsonl`` (every game has its own seed, so a resumed match plays the games an unbroken one would have).
+Each record holds the seconds each colour spent thinking. When a player is a GTP engine, its own ``final_score``
+of each finished game is recorded next to ours (a cross-check of our Tromp-Taylor count; GNU Go runs with
+``--chinese-rules --capture-all-dead`` so the two should agree).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +23,7 @@ import numpy as np
 
 from rllab.core import atomic
 from rllab.core.errors import UserError
-from rllab.envs.go.engine import BLACK, WHITE, GoGame, default_komi
+from rllab.envs.go.engine import GoGame, default_komi
 from rllab.envs.go.gtp_client import GtpError, GtpPlayer, parse_score
 from rllab.envs.go.player import RESIGN, Player
 from rllab.envs.go.player_specs import make_player
@@ -60,8 +63,10 @@ class MatchResult:
                 "score_agreements": self.score_agreements, "aborted": self.aborted}
 
 
-def play_game(black: Player, white: Player, size: int, komi: float, rng: np.random.Generator) -> GoGame:
-    """One game; an illegal move by a player raises :class:`UserError` naming it."""
+def play_game(black: Player, white: Player, size: int, komi: float, rng: np.random.Generator,
+              clock: list[float] | None = None) -> GoGame:
+    """One game; an illegal move by a player raises :class:`UserError` naming it. ``clock`` (two floats) gets the
+    seconds each colour spent choosing its moves added to it."""
     game = GoGame(size, komi)
     players = (black, white)
     for player in players:
@@ -69,7 +74,10 @@ def play_game(black: Player, white: Player, size: int, komi: float, rng: np.rand
     while not game.over:
         player = players[game.to_play]
         mask = game.legal_mask()
+        start = time.perf_counter()
         action = player.select(game, None, mask)
+        if clock is not None:
+            clock[game.to_play] += time.perf_counter() - start
         if action == RESIGN:
             game.resign()
             break
@@ -80,45 +88,82 @@ def play_game(black: Player, white: Player, size: int, komi: float, rng: np.rand
     return game
 
 
+def _count(result: MatchResult, record: dict[str, Any]) -> None:
+    """Add one finished game (a ``games.jsonl`` record) to the totals."""
+    outcome = record["outcome"]
+    if outcome == 0:
+        result.draws += 1
+    else:
+        first_is_black = record["game"] % 2 == 1
+        result.wins[0 if (outcome > 0) == first_is_black else 1] += 1
+    if "gtp_final_score" in record:
+        result.score_checks += 1
+        result.score_agreements += record["score_agrees"]
+    result.games += 1
+
+
+def read_games(out_dir: Path) -> list[dict[str, Any]]:
+    """The finished games of a match directory (``games.jsonl``), oldest first; [] when there is none yet."""
+    log = out_dir / "games.jsonl"
+    if not log.exists():
+        return []
+    records: list[dict[str, Any]] = []
+    lines = log.read_text().splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines):  # a last line cut short by a kill: that game is simply played again
+                break
+            raise UserError(f"{log}: line {n} is not JSON; remove the line or the directory") from None
+        if "outcome" not in record or record.get("game") != len(records) + 1:
+            raise UserError(f"{log}: line {n} is not game {len(records) + 1} of this match; use a new --out")
+        records.append(record)
+    return records
+
+
 def run_match(first: Player, second: Player, size: int, games: int, out_dir: Path, komi: float | None = None,
-              seed: int = 0, on_game: Callable[[int, MatchResult], None] | None = None) -> MatchResult:
-    """``first`` plays Black in even games and White in odd ones; writes SGFs, ``games.jsonl``, ``summary.json``."""
+              seed: int = 0, on_game: Callable[[int, MatchResult], None] | None = None,
+              resume: bool = False) -> MatchResult:
+    """``first`` plays Black in even games and White in odd ones; writes SGFs, ``games.jsonl``, ``summary.json``.
+
+    With ``resume`` the games already in ``out_dir/games.jsonl`` count and the match continues up to ``games``.
+    """
     if games < 1:
         raise UserError("--games must be at least 1")
     komi = default_komi(size) if komi is None else komi
     out_dir.mkdir(parents=True, exist_ok=True)
     result = MatchResult((first.name, second.name))
-    rng = np.random.default_rng(seed)
     log = out_dir / "games.jsonl"
-    log.write_text("")
-    for i in range(games):
+    done = read_games(out_dir) if resume else []
+    for record in done:
+        _count(result, record)
+    atomic.write_text(log, "".join(json.dumps(record) + "\n" for record in done))
+    for i in range(len(done), games):
         black, white = (first, second) if i % 2 == 0 else (second, first)
+        clock = [0.0, 0.0]
         try:
-            game = play_game(black, white, size, komi, rng)
+            game = play_game(black, white, size, komi, np.random.default_rng([seed, i]), clock)
         except GtpError as exc:
             result.aborted = f"game {i + 1}: {exc}"
             break
-        outcome = game.outcome()
-        first_color = BLACK if i % 2 == 0 else WHITE
         record: dict[str, Any] = {"game": i + 1, "black": black.name, "white": white.name,
-                                  "result": result_string(game), "moves": game.moves, "superko": game.superko}
-        if outcome == 0:
-            result.draws += 1
-        else:
-            winner_is_first = (outcome > 0) == (first_color == BLACK)
-            result.wins[0 if winner_is_first else 1] += 1
+                                  "result": result_string(game), "outcome": game.outcome(), "moves": game.moves,
+                                  "superko": game.superko, "black_seconds": round(clock[0], 3),
+                                  "white_seconds": round(clock[1], 3)}
         engine = next((p for p in (black, white) if isinstance(p, GtpPlayer)), None)
         if engine is not None and game.resigned < 0 and not game.superko:
             try:
                 theirs = engine.final_score(game)
                 record["gtp_final_score"] = theirs
-                result.score_checks += 1
-                result.score_agreements += math.isclose(parse_score(theirs), game.score())
+                record["score_agrees"] = math.isclose(parse_score(theirs), game.score())
             except GtpError as exc:
                 record["gtp_final_score_error"] = str(exc)
         sgf_path = save_game(out_dir / f"game-{i + 1:04d}.sgf", game, black=black.name, white=white.name)
         record["sgf"] = sgf_path.name
-        result.games += 1
+        _count(result, record)
         with open(log, "a") as handle:
             handle.write(json.dumps(record) + "\n")
             handle.flush()
@@ -145,7 +190,7 @@ def open_player(spec: str, deterministic: bool) -> Player:
 
 def match_specs(black: str, white: str, size: int | None, games: int, out: Path, komi: float | None = None,
                 seed: int = 0, deterministic: bool = True,
-                on_game: Callable[[int, MatchResult], None] | None = None) -> MatchResult:
+                on_game: Callable[[int, MatchResult], None] | None = None, resume: bool = False) -> MatchResult:
     """:func:`run_match` between two player specs; the board size defaults to a trained player's own size."""
     first = open_player(black, deterministic)
     try:
@@ -163,7 +208,7 @@ def match_specs(black: str, white: str, size: int | None, games: int, out: Path,
             check = getattr(player, "check_size", None)
             if check is not None:
                 check(size)
-        return run_match(first, second, size, games, out, komi=komi, seed=seed, on_game=on_game)
+        return run_match(first, second, size, games, out, komi=komi, seed=seed, on_game=on_game, resume=resume)
     finally:
         first.close()
         second.close()

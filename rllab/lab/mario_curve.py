@@ -1,4 +1,9 @@
-"""Learning curves of Mario training runs from their SB3 Monitor files: max x and flag rate against steps."""
+"""Learning curves of Mario training runs: max x and flag rate against steps and wall time.
+
+Two sources: the training episodes in the SB3 Monitor files (only those that started at the level start count,
+since curriculum episodes start further on and would inflate max x), and the periodic evaluation episodes in
+``evaluations.csv``, which always start at the level start; ``progress.csv`` maps their steps to wall time.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ from rllab.core.errors import UserError
 
 
 def training_episodes(run_dir: Path) -> list[dict[str, float]]:
-    """Every finished training episode of a run, in finishing order, from its SB3 Monitor files.
+    """The finished training episodes of a run that started at the level start, in finishing order.
 
-    ``timesteps`` is the run's total step count when the episode ended (episode lengths summed over all envs
-    in order of their finishing time), so runs with different ``n_envs`` share an x axis.
+    ``timesteps`` is the run's total step count when the episode ended (episode lengths of all episodes, from
+    every env and every start, summed in order of their finishing time), so runs with different ``n_envs`` or
+    curricula share an x axis. Episodes that a curriculum started further on (a larger ``start_x``) are left out.
     """
     files = sorted((run_dir / "monitor").glob("*.monitor.csv"))
     if not files:
@@ -29,13 +35,15 @@ def training_episodes(run_dir: Path) -> list[dict[str, float]]:
                 if "x_pos_max" not in row:
                     raise UserError(f"{path} has no x_pos_max column: train with eval.info_keywords [x_pos_max]")
                 episodes.append({"t": float(row["t"]), "length": float(row["l"]), "return": float(row["r"]),
-                                 "x_pos_max": float(row["x_pos_max"]), "flag_get": float(row.get("flag_get") or 0)})
+                                 "x_pos_max": float(row["x_pos_max"]), "flag_get": float(row.get("flag_get") or 0),
+                                 "start_x": float(row.get("start_x") or 0)})
     episodes.sort(key=lambda e: e["t"])
     total = 0.0
     for episode in episodes:
         total += episode["length"]
         episode["timesteps"] = total
-    return episodes
+    level_start = min(e["start_x"] for e in episodes) if episodes else 0.0
+    return [e for e in episodes if e["start_x"] == level_start]
 
 
 @dataclass
@@ -105,3 +113,92 @@ def write_curve(run: Path, out: Path | None = None, bins: int = 10,
     rows = [vars(b) for b in table]
     write_csv(csv_path, rows, list(rows[0]))
     return table, out, csv_path
+
+
+@dataclass
+class EvalPoint:
+    """One periodic evaluation (episodes from the level start): steps, training wall time, task metrics."""
+
+    steps: int
+    wall_s: float
+    episodes: int
+    x_pos_max_mean: float
+    flag_rate: float
+
+
+def wall_clock(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, wall seconds) of every PPO iteration in ``progress.csv``, summed over resumes.
+
+    SB3 restarts ``time/time_elapsed`` at each ``learn()`` call, so a drop marks a resume; the time up to the
+    drop is carried over. (Steps re-trained after a kill, past the newest checkpoint, are not counted twice.)
+    """
+    path = run_dir / "progress.csv"
+    if not path.exists():
+        raise UserError(f"{run_dir} has no progress.csv: is it an `rllab train` run directory?")
+    steps, wall = [], []
+    offset = previous = 0.0
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            if not row.get("time/time_elapsed") or not row.get("time/total_timesteps"):
+                continue
+            elapsed = float(row["time/time_elapsed"])
+            if elapsed < previous:
+                offset += previous
+            previous = elapsed
+            steps.append(float(row["time/total_timesteps"]))
+            wall.append(offset + elapsed)
+    return np.array(steps), np.array(wall)
+
+
+def evaluation_curve(run_dir: Path) -> list[EvalPoint]:
+    """The run's periodic evaluations (``evaluations.csv``) with the wall time at which each happened."""
+    path = run_dir / "evaluations.csv"
+    if not path.exists():
+        raise UserError(f"{run_dir} has no evaluations.csv: train with eval.freq > 0 and eval.episodes > 0")
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "x_pos_max_mean" not in rows[0]:
+        raise UserError(f"{path} has no x_pos_max_mean column: train with eval.info_keywords [x_pos_max, flag_get]")
+    steps, wall = wall_clock(run_dir)
+    points = []
+    for row in rows:
+        at = float(row["timesteps"])
+        seconds = float(np.interp(at, steps, wall)) if len(steps) else float("nan")
+        points.append(EvalPoint(int(at), round(seconds, 1), int(float(row["episodes"])),
+                                round(float(row["x_pos_max_mean"]), 1), round(float(row.get("flag_get_mean") or 0), 3)))
+    return points
+
+
+def plot_evaluation(points: list[EvalPoint], out: Path, title: str) -> None:
+    """Mean max x (left axis) and flag rate (right axis) against steps and against wall-clock minutes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, xs, label in ((axes[0], [p.steps for p in points], "training steps"),
+                          (axes[1], [p.wall_s / 60 for p in points], "training wall time (min)")):
+        ax.plot(xs, [p.x_pos_max_mean for p in points], "o-", color="C0", label="mean max x")
+        ax.set_xlabel(label)
+        ax.set_ylabel("mean max x (flag at ~3160)", color="C0")
+        twin = ax.twinx()
+        twin.plot(xs, [p.flag_rate for p in points], "s--", color="C3", label="flag rate")
+        twin.set_ylim(-0.02, 1.02)
+        twin.set_ylabel("flag rate", color="C3")
+    fig.suptitle(title)
+    fig.tight_layout()
+    write_with(out, lambda path: fig.savefig(path, dpi=120, format="png"), suffix=".png")
+    plt.close(fig)
+
+
+def write_evaluation_curve(run: Path, out: Path | None = None) -> tuple[list[EvalPoint], Path, Path]:
+    """PNG and CSV of the evaluation curve (default ``RUN/evaluation_curve.png`` and ``.csv``)."""
+    points = evaluation_curve(run)
+    out = out or run / "evaluation_curve.png"
+    episodes = points[0].episodes if points else 0
+    plot_evaluation(points, out, f"Super Mario Bros 1-1 from the start, {episodes} episodes per point: {run.name}")
+    csv_path = out.with_suffix(".csv")
+    rows = [vars(p) for p in points]
+    write_csv(csv_path, rows, list(rows[0]))
+    return points, out, csv_path

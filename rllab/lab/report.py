@@ -97,10 +97,12 @@ def plot_curves(results: list[VariantResult], metric: str, path: Path, title: st
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=120)
+    drawn = 0
     for res in results:
         curves = [c for c in res.curves if len(c[0])]
         if not curves:
             continue
+        drawn += 1
         grid = np.unique(np.concatenate([c[0] for c in curves]))
         # A run that stopped early (reward threshold) keeps its last value: step interpolation, held at the end.
         matrix = np.stack([np.interp(grid, t, v) for t, v in curves])
@@ -112,7 +114,11 @@ def plot_curves(results: list[VariantResult], metric: str, path: Path, title: st
     ax.set_ylabel(f"{metric} (IQM, 95% CI)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    if drawn:
+        ax.legend(loc="best", fontsize="small")
+    else:  # e.g. eval.freq larger than the step budget: say so instead of drawing empty axes
+        ax.text(0.5, 0.5, "no periodic evaluations during training\n(eval.freq > steps?)", ha="center",
+                va="center", transform=ax.transAxes)
     fig.tight_layout()
     atomic.write_with(path, lambda tmp: fig.savefig(tmp, format="png"), suffix=".png")
     plt.close(fig)
@@ -148,6 +154,8 @@ def _markdown(name: str, spec: dict[str, Any], metric: str, rows: list[dict[str,
         f"steps per run {spec.get('steps')}, seeds {spec.get('seeds')}",
         f"- ranked by **{metric}** (final evaluation, {spec.get('eval_episodes', '?')} episodes per run): "
         "IQM across seeds with a 95% stratified-bootstrap CI; mean ± std alongside.",
+        "- the curves come from the periodic evaluations during training (`eval.episodes` each), the table from "
+        "a separate final evaluation, so a curve's last point and the table can differ by evaluation noise.",
         "",
         f"| rank | variant | seeds | {metric} IQM [95% CI] | {metric} mean ± std | return | train s | per seed |",
         "|---:|---|---:|---|---|---:|---:|---|",

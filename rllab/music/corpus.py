@@ -127,6 +127,41 @@ class Corpus:
         return len(self.melodies)
 
 
+def collect_unique(names: Sequence[str], parsed: Iterable[tuple[str, list[tuple[str, np.ndarray]], Counter]]
+                   ) -> tuple[list[np.ndarray], list[int], list[str], dict[str, Counter]]:
+    """Melodies in file order with exact duplicates dropped (the first copy is kept, even across collections).
+
+    ``parsed``: one ``(collection, [(title, tokens)], parse counts)`` per file. Returns the melodies, the index of
+    each one's collection, their titles and per-collection counts (files, melodies, steps, duplicates_dropped).
+    """
+    per_collection: dict[str, Counter] = {name: Counter() for name in names}
+    melodies, owners, titles, seen = [], [], [], set()
+    for name, found, stats in parsed:
+        counts = per_collection[name]
+        counts["files"] += 1
+        counts.update(stats)
+        for title, tokens in found:
+            digest = hashlib.sha1(tokens.tobytes()).digest()
+            if digest in seen:
+                counts["duplicates_dropped"] += 1
+                continue
+            seen.add(digest)
+            melodies.append(tokens)
+            owners.append(names.index(name))
+            titles.append(title)
+            counts["melodies"] += 1
+            counts["steps"] += len(tokens)
+    return melodies, owners, titles, per_collection
+
+
+def split_valid(count: int, valid_fraction: float, seed: int) -> np.ndarray:
+    """The validation mask: ``round(count * valid_fraction)`` melodies drawn by a seeded permutation."""
+    order = np.random.default_rng(seed).permutation(count)
+    is_valid = np.zeros(count, dtype=bool)
+    is_valid[order[:round(count * valid_fraction)]] = True
+    return is_valid
+
+
 def _cache_key(names: Sequence[str], spec: TokenSpec, valid_fraction: float, seed: int,
                limit_files: int | None) -> str:
     blob = json.dumps({"collections": list(names), "spec": spec.to_dict(), "encoder": ENCODER_VERSION,
@@ -204,26 +239,9 @@ def build_corpus(collections: Iterable[str] | str | None = None, *, spec: TokenS
     else:
         results = _parse_all(jobs, spec, workers, lambda: None)
 
-    per_collection: dict[str, Counter] = {name: Counter() for name in names}
-    melodies, owners, titles, seen = [], [], [], set()
-    for (name, _), (found, stats) in zip(jobs, results, strict=True):
-        counts = per_collection[name]
-        counts["files"] += 1
-        counts.update(stats)
-        for title, tokens in found:
-            digest = hashlib.sha1(tokens.tobytes()).digest()
-            if digest in seen:
-                counts["duplicates_dropped"] += 1
-                continue
-            seen.add(digest)
-            melodies.append(tokens)
-            owners.append(names.index(name))
-            titles.append(title)
-            counts["melodies"] += 1
-            counts["steps"] += len(tokens)
-    order = np.random.default_rng(seed).permutation(len(melodies))
-    is_valid = np.zeros(len(melodies), dtype=bool)
-    is_valid[order[:round(len(melodies) * valid_fraction)]] = True
+    parsed = [(name, found, stats) for (name, _), (found, stats) in zip(jobs, results, strict=True)]
+    melodies, owners, titles, per_collection = collect_unique(names, parsed)
+    is_valid = split_valid(len(melodies), valid_fraction, seed)
     histogram = np.bincount(np.concatenate(melodies), minlength=spec.num_classes) if melodies else \
         np.zeros(spec.num_classes, dtype=np.int64)
     lengths = np.array([len(m) for m in melodies])

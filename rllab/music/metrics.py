@@ -46,9 +46,13 @@ DIVERSITY_KEYS = (
     "distinct_2grams", "distinct_4grams", "unique_compositions", "pitch_class_entropy", "token_entropy",
     "notes_per_composition", "rest_fraction", "hold_fraction",
 )
+#: Overlap of the pooled feature histograms with a reference set (held-out melodies), in [0, 1].
+OVERLAP_KEYS = ("pitch_class_overlap", "interval_overlap", "ioi_overlap")
+MAX_INTERVAL = 12   # intervals beyond an octave share the outermost bins
+MAX_IOI = 32        # inter-onset intervals of two bars or more share the last bin
 _PERCENT_KEYS = {"notes_excessively_repeated", "notes_not_in_key", "starts_with_tonic", "leaps_resolved",
                  "unique_max", "unique_min", "notes_in_motif", "notes_in_repeated_motif", "distinct_2grams",
-                 "distinct_4grams", "unique_compositions", "rest_fraction", "hold_fraction"}
+                 "distinct_4grams", "unique_compositions", "rest_fraction", "hold_fraction", *OVERLAP_KEYS}
 
 
 def _as_batch(tokens: Any, spec: TokenSpec) -> np.ndarray:
@@ -150,6 +154,39 @@ def composition_stats(tokens: Any, *, key: Key | str = C_MAJOR, spec: TokenSpec 
     return stats
 
 
+def feature_histograms(tokens: Any, spec: TokenSpec = PAPER_SPEC) -> dict[str, np.ndarray]:
+    """Pooled counts over compositions ``[N, T]``: pitch classes of the notes, intervals between consecutive notes
+    of a composition (semitones, ±12 and beyond in the end bins), and inter-onset intervals between consecutive
+    notes (steps, ``MAX_IOI`` and beyond in the last bin). The features of mgeval (Yang & Lerch 2018)."""
+    arr = _as_batch(tokens, spec)
+    pitch_class = np.zeros(12, dtype=np.int64)
+    interval = np.zeros(2 * MAX_INTERVAL + 1, dtype=np.int64)
+    ioi = np.zeros(MAX_IOI, dtype=np.int64)
+    rows, cols = np.nonzero(arr >= NUM_SPECIAL)
+    pitches = arr[rows, cols] - NUM_SPECIAL + spec.min_pitch
+    np.add.at(pitch_class, pitches % 12, 1)
+    same = rows[1:] == rows[:-1]
+    steps = np.clip(np.diff(pitches)[same], -MAX_INTERVAL, MAX_INTERVAL)
+    np.add.at(interval, steps + MAX_INTERVAL, 1)
+    gaps = np.clip(np.diff(cols)[same], 1, MAX_IOI)
+    np.add.at(ioi, gaps - 1, 1)
+    return {"pitch_class": pitch_class, "interval": interval, "ioi": ioi}
+
+
+def histogram_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Shared area of two normalised histograms (1 = identical, 0 = disjoint; nan if either is empty)."""
+    if a.sum() == 0 or b.sum() == 0:
+        return float("nan")
+    return float(np.minimum(a / a.sum(), b / b.sum()).sum())
+
+
+def reference_overlap(tokens: Any, reference: Any, spec: TokenSpec = PAPER_SPEC) -> dict[str, float]:
+    """Overlap of the pitch-class, interval and inter-onset histograms of ``tokens`` with those of ``reference``
+    (e.g. held-out corpus excerpts of the same length)."""
+    ours, theirs = feature_histograms(tokens, spec), feature_histograms(reference, spec)
+    return {f"{name}_overlap": histogram_overlap(ours[name], theirs[name]) for name in ours}
+
+
 def corpus_windows(melodies: list[np.ndarray], length: int, count: int, seed: int = 0,
                    steps_per_bar: int | None = PAPER_SPEC.steps_per_bar) -> np.ndarray:
     """``count`` random ``length``-step excerpts of corpus melodies, ``[N, T]``, starting on a bar line unless
@@ -194,7 +231,8 @@ def model_fit_stats(model: Any, tokens: Any, *, spec: TokenSpec = PAPER_SPEC,
             "perplexity": math.exp(-float(log_p_all.mean()))}
 
 
-def _fmt(name: str, value: float) -> str:
+def format_value(name: str, value: float) -> str:
+    """A statistic as the tables print it: percentages for fractions, three decimals otherwise, n/a for nan."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if name in _PERCENT_KEYS:
@@ -210,10 +248,10 @@ def format_table(rows: Mapping[str, Mapping[str, float]], keys: tuple[str, ...] 
     if keys is None:
         present = set().union(*(set(r) for r in rows.values()))
         ordered = [*TABLE1_KEYS, *(f"{k}_per_composition" for k in INTERVAL_KEYS), *DIVERSITY_KEYS,
-                   "log_p_mean", "entropy_mean", "perplexity", "compositions", "steps"]
+                   *OVERLAP_KEYS, "log_p_mean", "entropy_mean", "perplexity", "compositions", "steps"]
         keys = tuple(k for k in ordered if k in present)
     lines = ["| statistic | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
     for name in keys:
-        cells = [_fmt(name, rows[m].get(name, float("nan"))) for m in models]
+        cells = [format_value(name, rows[m].get(name, float("nan"))) for m in models]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -162,8 +162,9 @@ def midi_to_tokens(path: str | os.PathLike[str], *, spec: TokenSpec = PAPER_SPEC
 
 
 def piano_roll_png(tokens: Sequence[int] | np.ndarray, path: str | os.PathLike[str], *, title: str | None = None,
-                   spec: TokenSpec = PAPER_SPEC) -> Path:
-    """Draw a melody as a piano roll: one bar per note, bar lines every bar, black-key rows shaded."""
+                   spec: TokenSpec = PAPER_SPEC, primer_steps: int = 0) -> Path:
+    """Draw a melody as a piano roll: one bar per note, bar lines every bar, black-key rows shaded; the notes of
+    the first ``primer_steps`` steps (a primer the rest continues) are grey, with a dashed line where it ends."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,7 +180,10 @@ def piano_roll_png(tokens: Sequence[int] | np.ndarray, path: str | os.PathLike[s
         if pitch % 12 in (1, 3, 6, 8, 10):
             ax.axhspan(pitch, pitch + 1, color="0.93", zorder=0)
     for pitch, start, end in notes:
-        ax.add_patch(Rectangle((start, pitch), end - start, 1, facecolor="tab:blue", edgecolor="black", lw=0.6))
+        color = "0.6" if start < primer_steps else "tab:blue"
+        ax.add_patch(Rectangle((start, pitch), end - start, 1, facecolor=color, edgecolor="black", lw=0.6))
+    if primer_steps:
+        ax.axvline(primer_steps, color="tab:red", lw=1.2, ls="--", zorder=2)
     for bar in range(0, len(arr) + 1, spec.steps_per_bar):
         ax.axvline(bar, color="0.5", lw=0.8, zorder=1)
     ax.set_xlim(0, len(arr))

@@ -9,6 +9,7 @@ with it; training it is :mod:`rllab.agents.note_rnn_trainer`.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,16 @@ class NoteRNN(nn.Module):
             return zeros
         pos = torch.as_tensor(position, dtype=torch.long, device=device).expand(batch_size) % self.bar_steps
         return (*zeros, pos.clone())
+
+    def primed_state(self, batch_size: int, primer_len: int, device: torch.device | str = "cpu") -> State | None:
+        """The state to feed a primer of ``primer_len`` tokens with, so that the step after it is a downbeat.
+
+        A primer's input at position k predicts the token at bar position k, so its last input sits at 0 (mod the
+        bar). Without the bar-position input there is nothing to align (``None``: zero state).
+        """
+        if not self.bar_steps:
+            return None
+        return self.initial_state(batch_size, device, (1 - primer_len) % self.bar_steps)
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """``tokens[B, T]`` (0..num_classes, the last being the start token) -> ``(logits[B, T, C], state)``."""
@@ -128,7 +139,10 @@ def load_note_rnn(path_or_run_dir: str | os.PathLike[str], device: str | torch.d
 # -- scoring and sampling -----------------------------------------------------------------------------------------
 
 def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    """The device of the first parameter, or buffer (count priors have no parameters)."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 @torch.no_grad()
@@ -150,8 +164,8 @@ def sample(model: NoteRNN, n: int, length: int, temperature: float = 1.0, primer
            generator: torch.Generator | None = None) -> torch.LongTensor:
     """Sample ``n`` melodies of ``length`` steps (softmax with ``temperature``; 0 = argmax).
 
-    Without a primer, sampling starts from the start-of-melody token; a primer (token sequence) is fed first and
-    the samples continue it (the primer is not part of the result).
+    Without a primer, sampling starts from the start-of-melody token; a primer (a token sequence, or ``[n, P]``: one
+    per sample) is fed first and the samples continue it (the primer is not part of the result).
     """
     if n < 1 or length < 1:
         raise UserError(f"need n >= 1 and length >= 1, got n={n}, length={length}")
@@ -163,7 +177,9 @@ def sample(model: NoteRNN, n: int, length: int, temperature: float = 1.0, primer
     state = model.initial_state(n, device)
     prefix = torch.full((n, 1), model.bos_token, dtype=torch.long, device=device)
     if primer is not None:
-        primer_arr = validate_tokens(primer, TokenSpec(0, model.num_classes - 2), name="primer").reshape(-1)
+        primer_arr = validate_tokens(primer, TokenSpec(0, model.num_classes - 2), name="primer")
+        if primer_arr.ndim != 2 or primer_arr.shape[0] != n:   # one primer for all, else one row per sample
+            primer_arr = primer_arr.reshape(1, -1)
         primer_t = torch.as_tensor(primer_arr.astype(np.int64), device=device)
         prefix = torch.cat([prefix, primer_t.expand(n, -1)], dim=1)
     logits, state = model(prefix, state)

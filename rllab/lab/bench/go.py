@@ -1,10 +1,14 @@
 """Throughput harness for ``rllab bench go``: ours and OpenSpiel's ``go`` driven by the same loops.
 
-Three levels, random legal moves (pass included), games restarted as they end:
+Four levels, random legal moves (pass included), games restarted as they end:
 - ``engine``: legal-action list, random pick, apply (no observation);
 - ``env``: :class:`GoLiteEnv` in two-player mode (planes + mask every move); OpenSpiel runs inside the very same
   env class through :class:`OpenSpielGame`, so the only difference is the rules engine underneath;
-- ``batched``: :class:`envs.go.batched.BatchedGo`, B games per tensor step.
+- ``batched``: :class:`envs.go.batched.BatchedGo`, B games per tensor step;
+- ``playouts``: whole games from the empty board as a tree search uses them: OpenSpiel driven move by move from
+  Python (uniform random) against our compiled board (one call per playout, uniform random or the light policy);
+  and whole searches from the empty board in simulations (one playout each): OpenSpiel's C++ MCTS bot with
+  random rollouts against our compiled UCT/RAVE tree with light playouts.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from rllab.core.errors import UserError
 from rllab.envs.go.batched import BatchedGo
 from rllab.envs.go.engine import GoGame, default_komi
 from rllab.envs.go.env import GoLiteEnv
+from rllab.envs.go.fast import new_board
+from rllab.envs.go.mcts import MctsConfig, MctsPlayer
 
 
 @dataclass
@@ -32,6 +38,7 @@ class Rate:
     moves: int
     wall_s: float
     cpu_s: float
+    unit: str = "moves"
 
     @property
     def per_s(self) -> float:
@@ -146,6 +153,71 @@ def paired_rates(fn, size: int, seconds: float, rounds: int = 4) -> tuple[Rate, 
     return totals["ours"], totals["openspiel"]
 
 
+PLAYOUT_BACKENDS = ("openspiel", "ours-uniform", "ours-light", "openspiel-mcts", "ours-mcts")
+SEARCH_SIMS = 200  # simulations per search call in the two MCTS rows (a fresh tree each call)
+
+
+def playout_rate(backend: str, size: int, seconds: float, seed: int = 0) -> Rate:
+    """Playouts from the empty board per second for one backend of :data:`PLAYOUT_BACKENDS` (MCTS rows: one
+    playout per simulation of searches from the empty board)."""
+    komi = default_komi(size)
+    rng = random.Random(seed)
+    per_call = 1
+    if backend in ("ours-uniform", "ours-light"):
+        board = new_board(size, komi)
+        light = backend == "ours-light"
+
+        def one(i: int) -> None:
+            board.playout(seed=seed * 1_000_003 + i, light=light)
+    elif backend == "ours-mcts":
+        config = MctsConfig(sims=SEARCH_SIMS, early_stop=False)
+        per_call = SEARCH_SIMS
+
+        def one(i: int) -> None:
+            player = MctsPlayer(config)
+            game = GoGame(size, komi)
+            player.reset(game, np.random.default_rng([seed, i]))
+            player.select(game, None, game.legal_mask())
+    else:
+        import pyspiel
+
+        game = pyspiel.load_game("go", {"board_size": size, "komi": komi})
+        if backend == "openspiel-mcts":
+            per_call = SEARCH_SIMS
+            bot = pyspiel.MCTSBot(game, pyspiel.RandomRolloutEvaluator(1, seed), 2.0, SEARCH_SIMS, 1000, True, seed,
+                                  False)
+
+            def one(i: int) -> None:
+                bot.step(game.new_initial_state())
+        else:
+            def one(i: int) -> None:
+                state = game.new_initial_state()
+                while not state.is_terminal():
+                    state.apply_action(rng.choice(state.legal_actions()))
+    calls = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        one(calls)
+        calls += 1
+    return Rate("playouts", backend, size, calls * per_call, time.perf_counter() - t0, time.process_time() - c0,
+                unit="playouts")
+
+
+def interleaved_rates(fn, backends: tuple[str, ...], size: int, seconds: float, rounds: int = 4) -> list[Rate]:
+    """Every backend through ``fn`` in alternating slices (``seconds`` in all per backend), under the same load."""
+    totals: dict[str, Rate] = {}
+    for r in range(rounds):
+        for backend in backends:
+            rate = fn(backend, size, seconds / rounds, seed=r)
+            prev = totals.get(backend)
+            if prev is not None:
+                rate = Rate(rate.what, backend, size, prev.moves + rate.moves, prev.wall_s + rate.wall_s,
+                            prev.cpu_s + rate.cpu_s, rate.unit)
+            totals[backend] = rate
+    return [totals[b] for b in backends]
+
+
 def batched_rate(size: int, batch: int, seconds: float, device: str = "cpu", seed: int = 0) -> Rate:
 
     engine = BatchedGo(batch, size, device=device)
@@ -175,7 +247,7 @@ class BenchRow:
 
 def go_table(seconds: float = 2.0, sizes: tuple[int, ...] = (5, 7, 9), batches: tuple[int, ...] = (64, 256, 1024),
              device: str = "cpu", openspiel: bool = True) -> list[BenchRow]:
-    """Every row of ``rllab bench go``: engine and env (each beside OpenSpiel's), then the batched engine."""
+    """Every row of ``rllab bench go``: engine and env (each beside OpenSpiel's), the batched engine, playouts."""
     if seconds <= 0:
         raise UserError("--seconds must be positive")
     limit_cpu_threads(1)
@@ -191,4 +263,10 @@ def go_table(seconds: float = 2.0, sizes: tuple[int, ...] = (5, 7, 9), batches: 
             else:
                 rows.append(BenchRow(fn("ours", size, seconds)))
         rows += [BenchRow(batched_rate(size, batch, seconds, device=dev)) for batch in batches]
+        backends = tuple(b for b in PLAYOUT_BACKENDS if openspiel or b.startswith("ours"))
+        rates = {r.backend: r for r in interleaved_rates(playout_rate, backends, size, 2 * seconds)}
+        for backend, rate in rates.items():
+            base = rates.get({"ours-mcts": "openspiel-mcts"}.get(backend, "openspiel"))
+            ratio = rate.per_cpu_s / base.per_cpu_s if base and backend.startswith("ours") else None
+            rows.append(BenchRow(rate, ratio))
     return rows

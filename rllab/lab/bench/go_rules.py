@@ -2,7 +2,8 @@
 
 At every position the two legal-action sets must be identical, and at the end the terminal flag and the returns.
 Half the games use uniform random moves (pass included), half avoid passing so that they run into the move cap and,
-now and then, a positional-superko draw.
+now and then, a positional-superko draw. The batched torch engine and the compiled board of the ``mcts`` player are
+checked against :class:`GoGame` the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 from rllab.envs.go.batched import BatchedGo
 from rllab.envs.go.engine import GoGame, default_komi
+from rllab.envs.go.fast import colors, legal_mask, new_board
 
 
 @dataclass
@@ -104,4 +106,46 @@ def crosscheck_batched(size: int, batch: int, seed: int = 0, device: str = "cpu"
         result.capped_games += g.moves >= g.max_moves
         if outcomes[i] != g.outcome():
             _record(result, f"game {i}: outcome {outcomes[i]} vs {g.outcome()}")
+    return result
+
+
+def crosscheck_fast(size: int, games: int, seed: int = 0, komi: float | None = None) -> CrosscheckResult:
+    """Random games on the compiled board (:mod:`rllab.envs.go.fast`) mirrored on :class:`GoGame`.
+
+    At every position: legal masks, stones, captures, the ko point, side to move and move count; after every move
+    the end flags (two passes, cap, superko); at the end the score and the outcome.
+    """
+    import numpy as np
+
+    komi = default_komi(size) if komi is None else komi
+    rng = random.Random(seed)
+    result = CrosscheckResult(size)
+    for g in range(games):
+        avoid_pass = g % 2 == 1
+        ours, fast = GoGame(size, komi), new_board(size, komi)
+        while not ours.over:
+            result.positions += 1
+            mask = ours.legal_mask()
+            planes = ours.planes()
+            stones = planes[0] + 2 * planes[1]
+            state = (fast.to_play, fast.moves, fast.ko, fast.captures)
+            if not np.array_equal(mask, legal_mask(fast)) or not np.array_equal(stones, colors(fast)) or \
+                    state != (ours.to_play, ours.moves, ours.ko, ours.captures):
+                _record(result, f"game {g} move {ours.moves}: positions differ")
+                break
+            legal = np.flatnonzero(mask).tolist()
+            choices = legal[:-1] if avoid_pass and len(legal) > 1 else legal
+            action = rng.choice(choices)
+            ours.play(action)
+            fast.play(action)
+            if (fast.over, fast.superko) != (ours.over, ours.superko):
+                _record(result, f"game {g} move {ours.moves}: end flags {fast.over, fast.superko} vs "
+                                f"{ours.over, ours.superko}")
+                break
+        else:
+            if fast.score() != ours.score() or fast.outcome() != ours.outcome():
+                _record(result, f"game {g}: score {fast.score()} vs {ours.score()}")
+        result.games += 1
+        result.superko_games += ours.superko
+        result.capped_games += ours.moves >= ours.max_moves
     return result

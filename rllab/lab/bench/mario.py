@@ -1,19 +1,29 @@
-"""Throughput of Super Mario Bros: the raw emulator, our env, and gymnasium's standard wrapper stack, interleaved."""
+"""Throughput of Super Mario Bros: the raw emulator, our env (pixels and RAM), gymnasium's standard wrapper stack,
+the whole PPO training loop of two presets, and the cost of a curriculum start (snapshot load vs replay)."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from rllab.agents import sb3
 from rllab.core.errors import UserError, choices_hint
 from rllab.core.extras import MARIO_INSTALL_HINT
-from rllab.envs.mario.env import _ACTION_LISTS, ACTION_SETS, mario_available
+from rllab.core.runs import RunDir
+from rllab.core.train_config import build_config
+from rllab.envs.mario.curriculum import CurriculumConfig, Route, load_route, replay, shipped_routes
+from rllab.envs.mario.env import _ACTION_LISTS, ACTION_SETS, SuperMarioEnv, mario_available
 from rllab.envs.mario.wrappers import standard_gymnasium_stack
+
+#: The presets whose whole PPO loop the benchmark times: today's pixel preset and the RAM one.
+TRAIN_PRESETS = ("mario-ppo-cpu", "mario-ram-ppo")
 
 
 @dataclass
@@ -46,7 +56,8 @@ def _pipelines(actions: str) -> dict[str, tuple[Any, int]]:
     raw = JoypadSpace(gym.make("SuperMarioBros-1-1-v0"), buttons)
     standard = standard_gymnasium_stack(JoypadSpace(gym.make("SuperMarioBros-1-1-v0"), buttons))
     ours = gym.make("rllab/SuperMario-v0", actions=actions, noop_max=0)
-    return {"raw": (raw, 1), "ours": (ours, 4), "gymnasium": (standard, 4)}
+    ram = gym.make("rllab/SuperMario-v0", actions=actions, noop_max=0, obs="ram")
+    return {"raw": (raw, 1), "ours": (ours, 4), "ours-ram": (ram, 4), "gymnasium": (standard, 4)}
 
 
 def run_benchmark(steps: int, actions: str, seed: int, rounds: int = 3,
@@ -80,11 +91,82 @@ def run_benchmark(steps: int, actions: str, seed: int, rounds: int = 3,
     return list(results.values())
 
 
-def check_mario_bench(steps: int, actions: str) -> None:
+def check_mario_bench(steps: int, actions: str, train_steps: int = 0) -> None:
     """One clear error for a bad argument or a missing emulator, before anything starts."""
     if steps < 3:
         raise UserError(f"--steps must be >= 3, got {steps}")
+    if train_steps < 0:
+        raise UserError(f"--train-steps must be >= 0, got {train_steps}")
     if actions not in ACTION_SETS:
         raise UserError(f"unknown --actions {actions!r}; {choices_hint(ACTION_SETS)}")
     if not mario_available():
         raise UserError(f"the Mario benchmark needs the emulator: {MARIO_INSTALL_HINT}")
+
+
+@dataclass
+class TrainBench:
+    """The whole ``rllab train`` loop of one preset (env workers, rollouts, PPO updates) for a few thousand steps."""
+
+    preset: str
+    steps: int
+    wall_s: float
+    n_envs: int
+    vec_env: str
+    policy: str
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / max(self.wall_s, 1e-9)
+
+
+def run_train_benchmark(steps: int, presets: tuple[str, ...] = TRAIN_PRESETS,
+                        on_preset: Callable[[str], None] | None = None) -> list[TrainBench]:
+    """Train each preset for ``steps`` steps (no evaluation, no checkpoint) in a throw-away run directory.
+
+    Wall-clock steps/s of ``model.learn`` as the trainer reports it, so env construction is left out.
+    """
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rllab-bench-") as root:
+        for name in presets:
+            config = build_config(None, None, name, {"steps": steps, "eval.freq": 0, "checkpoint.freq": 10 * steps,
+                                                     "progress_bar": False})
+            run = RunDir.create(Path(root) / name, config.to_dict(), seed=config.seed, command=["bench", name])
+            sb3.train(config, run, progress=False)
+            status = run.status
+            results.append(TrainBench(name, int(status["steps"]), float(status["train_seconds"]), config.n_envs,
+                                      config.vec_env, config.policy))
+            if on_preset is not None:
+                on_preset(name)
+    return results
+
+
+@dataclass
+class StartCost:
+    """Seconds to put Mario at a curriculum point: loading a kept snapshot vs replaying the route to it."""
+
+    points: int
+    build_s: float
+    load_s: float
+    replay_s: float
+
+
+def curriculum_start_cost(route: Route | None = None, loads: int = 200) -> StartCost:
+    """Time a snapshot load and a replay to the farthest default point of the 1-1 route (mean per start)."""
+    route = route or load_route(shipped_routes()["1-1"])
+    env = SuperMarioEnv(world=route.world, stage=route.stage, obs="ram", noop_max=0)
+    try:
+        config = CurriculumConfig()
+        points = list(range(config.spacing, route.end_x, config.spacing))
+        started = time.perf_counter()
+        states = replay(env, route, points, "the shipped route")
+        build = time.perf_counter() - started
+        started = time.perf_counter()
+        for i in range(loads):
+            env.load_snapshot(states[i % len(states)][1])
+        load = (time.perf_counter() - started) / loads
+        started = time.perf_counter()
+        replay(env, route, points[-1:], "the shipped route")
+        again = time.perf_counter() - started
+    finally:
+        env.close()
+    return StartCost(len(points), build, load, again)

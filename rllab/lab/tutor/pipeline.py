@@ -12,6 +12,9 @@ model and write the report directory::
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,15 +24,28 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from rllab.agents.note_rnn_trainer import NoteRNNConfig, note_rnn_config, resume_note_rnn, train_note_rnn
+from rllab.agents.note_rnn_trainer import METRICS_FILE, NoteRNNConfig, note_rnn_config, resume_note_rnn, train_note_rnn
 from rllab.agents.tutor import METHODS, TunerConfig, evaluate, train_tuner
 from rllab.core.config import TUTOR_PRESETS, from_mapping, unknown_name
 from rllab.core.device import limit_cpu_threads, resolve_device
 from rllab.core.errors import UserError, choices_hint
 from rllab.core.runs import CONFIG_FILE
-from rllab.envs.melody import default_note_rnn_path, load_primers, resolve_prior
-from rllab.lab.tutor.report import METHOD_LABELS, TargetCheck, plot_curves, targets_check, write_report, write_samples
+from rllab.envs.melody import load_primers, prior_cache_root, resolve_prior
+from rllab.lab.tutor.html import write_tutor_html
+from rllab.lab.tutor.priors import select_prior
+from rllab.lab.tutor.report import (
+    EXTRA_KEYS,
+    METHOD_LABELS,
+    TargetCheck,
+    held_out_reference,
+    plot_curves,
+    reference_stats,
+    targets_check,
+    write_report,
+    write_samples,
+)
 from rllab.music.corpus import load_corpus
+from rllab.music.metrics import TABLE1_KEYS
 from rllab.music.note_rnn import NoteRNN
 from rllab.music.tokens import PAPER_SPEC
 
@@ -45,6 +61,7 @@ class TutorPreset:
     note_rnn: dict[str, Any] = field(default_factory=dict)   # ``preset`` (a Note RNN preset name) + overrides
     tuner: dict[str, Any] = field(default_factory=dict)      # TunerConfig fields
     eval: dict[str, Any] = field(default_factory=dict)       # compositions, samples
+    prior: dict[str, Any] = field(default_factory=dict)      # model, start, temperature (lab/tutor/priors.py)
 
     def prior_config(self) -> NoteRNNConfig:
         section = dict(self.note_rnn)
@@ -77,6 +94,7 @@ class TutorResult:
     targets: list[TargetCheck]
     timings: dict[str, float]
     device: str
+    prior_metrics: dict[str, float] = field(default_factory=dict)   # validation NLL etc. of a prior trained here
 
     @property
     def report(self) -> Path:
@@ -104,28 +122,36 @@ def load_tutor_preset(name: str) -> TutorPreset:
     return from_mapping(TutorPreset, data, f"tutor preset {preset_name}")
 
 
-def obtain_prior(note_rnn: Path | None, settings: NoteRNNConfig, device: str, console: Console) -> NoteRNN:
-    """The frozen Note RNN: the one given, the cached one, or one trained now (corpus cache built first).
+def prior_dir(settings: NoteRNNConfig) -> Path:
+    """The cached prior of a training config and seed: ``priors/<config hash>-s<seed>`` (a run directory)."""
+    key = {k: v for k, v in settings.to_dict().items() if k not in ("seed", "description")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    return prior_cache_root() / f"{digest}-s{settings.seed}"
 
-    The cached prior is trained once into ``$RLLAB_CACHE/tutor/note_rnn`` and reused by later runs (and by
-    ``rllab/Melody-v0``); a killed training resumes from its checkpoint.
+
+def obtain_prior(note_rnn: Path | None, settings: NoteRNNConfig, device: str, console: Console) -> NoteRNN:
+    """The frozen Note RNN: the one given, or the cached one for this config and seed, trained now if missing.
+
+    A prior is trained once per (config, seed) into the cache (``$RLLAB_CACHE/tutor/priors/``) and reused by later
+    runs and by ``rllab/Melody-v0``; a killed training resumes from its checkpoint. Its budget is a step count, so
+    the same seed gives the same weights on any machine load.
     """
     if note_rnn is not None:
         return resolve_prior(note_rnn, PAPER_SPEC.num_classes, device)
-    path = default_note_rnn_path()
-    if path.is_file():
-        console.print(f"[bold]Note RNN[/]: reusing {path}")
-        return resolve_prior(path, PAPER_SPEC.num_classes, device)
+    run_dir = prior_dir(settings)
+    model = run_dir / "model.pt"
+    if model.is_file():
+        console.print(f"[bold]Note RNN[/]: reusing {run_dir}")
+        return resolve_prior(model, PAPER_SPEC.num_classes, device)
     console.print("[bold]corpus[/]: loading the melody cache (built on first use)")
     corpus = load_corpus(settings.collections, progress=True)
-    run_dir = path.parent
     if (run_dir / CONFIG_FILE).is_file():
         console.print(f"[bold]Note RNN[/]: resuming the prior in {run_dir}")
-        run = resume_note_rnn(run_dir, device=device, corpus=corpus)
+        resume_note_rnn(run_dir, device=device, corpus=corpus)
     else:
-        console.print(f"[bold]Note RNN[/]: training the prior in {run_dir}")
-        run = train_note_rnn(settings, run_dir, device=device, corpus=corpus)
-    return resolve_prior(Path(run) / "model.pt", PAPER_SPEC.num_classes, device)
+        console.print(f"[bold]Note RNN[/]: training the prior ({settings.steps:,} steps) in {run_dir}")
+        train_note_rnn(settings, run_dir, device=device, corpus=corpus)
+    return resolve_prior(model, PAPER_SPEC.num_classes, device)
 
 
 def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResult:
@@ -141,7 +167,7 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
     tuner_fields.update({k: v for k, v in {"steps": config.steps, "c": config.c}.items() if v is not None})
     tuner_fields["seed"] = config.seed
     base = from_mapping(TunerConfig, tuner_fields, f"tutor preset {config.preset}: tuner")
-    settings = preset.prior_config()
+    settings = dataclasses.replace(preset.prior_config(), seed=config.seed)
     eval_cfg = {"compositions": 10_000, "samples": 100, **preset.eval}
     n_eval = config.compositions if config.compositions is not None else int(eval_cfg["compositions"])
     n_samples = config.samples if config.samples is not None else int(eval_cfg["samples"])
@@ -151,8 +177,12 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    prior = obtain_prior(config.note_rnn, settings, dev, console)
+    chosen = select_prior(preset.prior, lambda: obtain_prior(config.note_rnn, settings, dev, console), dev)
+    prior = chosen.prior
+    labels = {**METHOD_LABELS, "note_rnn": chosen.label}
     timings["corpus + Note RNN"] = time.perf_counter() - t0
+    metrics_file = prior_dir(settings) / METRICS_FILE
+    prior_metrics = json.loads(metrics_file.read_text()) if config.note_rnn is None and metrics_file.is_file() else {}
     out.mkdir(parents=True, exist_ok=True)
     primers = load_primers(base.priming)
     reward = base.reward_spec(prior=True)
@@ -167,7 +197,7 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
             task = progress.add_task(f"tuning {METHOD_LABELS[method]}", total=cfg.steps)
             t0 = time.perf_counter()
             tuner = train_tuner(cfg, prior, out / "runs" / method, device=dev, primers=primers,
-                                progress=_updater(progress, task))
+                                progress=_updater(progress, task), start=chosen.start)
             progress.update(task, completed=cfg.steps)
             timings[f"tune {method}"] = time.perf_counter() - t0
             curves[method] = tuner.curves
@@ -176,18 +206,23 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
         rows: dict[str, dict[str, float]] = {}
         task = progress.add_task("evaluating + samples", total=len(methods) + 1)
         t0 = time.perf_counter()
+        reference = held_out_reference(base.length)
         for i, method in enumerate(["note_rnn", *methods]):
             summary, tokens = evaluate(prior, models.get(method), method, n=n_eval, reward=reward, primers=primers,
-                                       device=dev, seed=config.seed + 1000 + i)
-            rows[method] = summary
-            write_samples(out / method, tokens, n_samples, METHOD_LABELS[method])
+                                       device=dev, seed=config.seed + 1000 + i,
+                                       temperature=1.0 if method == "note_rnn" else chosen.temperature)
+            rows[method] = {**summary, **reference_stats(tokens, reference)}
+            write_samples(out / method, tokens, n_samples, labels[method])
             progress.update(task, advance=1)
         timings["evaluate + samples"] = time.perf_counter() - t0
 
     plot_curves(curves, out / "curves.png")
     timings["total"] = time.perf_counter() - started
-    table = write_report(out, rows, timings, config.preset, base.to_dict(), n_eval, dev)
-    return TutorResult(out, rows, table, targets_check(rows), timings, dev)
+    table = write_report(out, rows, timings, config.preset, base.to_dict(), n_eval, dev, labels)
+    write_tutor_html(out, rows, labels, (*TABLE1_KEYS, *EXTRA_KEYS), [c.line()[2:] for c in targets_check(rows)],
+                     prior=prior, models=models, primers=primers, reward=reward, device=dev, seed=config.seed,
+                     temperature=chosen.temperature)
+    return TutorResult(out, rows, table, targets_check(rows), timings, dev, prior_metrics)
 
 
 def _updater(progress: Progress, task: Any) -> Callable[[int, int], None]:

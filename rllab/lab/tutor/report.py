@@ -10,16 +10,21 @@ import numpy as np
 import yaml
 
 from rllab.core import atomic
-from rllab.music.metrics import TABLE1_KEYS, format_table
+from rllab.music.corpus import corpus_cache_path, load_corpus
+from rllab.music.metrics import TABLE1_KEYS, corpus_windows, format_table, reference_overlap
 from rllab.music.midi import piano_roll_png, tokens_to_midi
 
 METHOD_LABELS = {"note_rnn": "Note RNN", "q": "Q", "psi": "Ψ", "g": "G", "rl_only": "RL only", "ppo_kl": "PPO-KL"}
-EXTRA_KEYS = ("distinct_4grams", "unique_compositions", "pitch_class_entropy", "r_mt_mean", "log_p_mean", "kl_mean",
-              "entropy_mean")
+#: Diversity (every row), then the prior's view of each model.
+DIVERSITY_ROWS = ("distinct_2grams", "distinct_4grams", "unique_compositions", "pitch_class_entropy",
+                  "pitch_class_overlap", "interval_overlap", "ioi_overlap")
+EXTRA_KEYS = (*DIVERSITY_ROWS, "r_mt_mean", "log_p_mean", "kl_mean", "entropy_mean")
 #: The paper's Q column, as targets (fractions).
 Q_TARGETS = {"notes_excessively_repeated": ("<=", 0.01), "notes_not_in_key": ("<=", 0.01),
              "starts_with_tonic": (">=", 0.25), "leaps_resolved": (">=", 0.90), "notes_in_motif": (">=", 0.70)}
 LOG_P_MARGIN = 1.0  # nats per note of the Q model over RL only
+DIVERSITY_SHARE = 0.5  # the Q model's distinct 4-grams as a share of the Note RNN's (same number of compositions)
+REFERENCE_COMPOSITIONS = 10_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class TargetCheck:
         mark = "✔" if self.met else "✘"
         if self.name == "log_p_margin":
             return f"- log p margin over RL only: {self.value:+.2f} nats (target {self.op} +{self.bound:.2f}) {mark}"
+        if self.name == "distinct_4grams_vs_prior":
+            return (f"- distinct 4-grams: {self.value:.0%} of the prior's (target {self.op} {self.bound:.0%}) "
+                    f"{mark}")
         return f"- {self.name}: {self.value:.2%} (target {self.op} {self.bound:.0%}) {mark}"
 
 
@@ -55,7 +63,23 @@ def targets_check(rows: dict[str, dict[str, float]]) -> list[TargetCheck]:
     if "rl_only" in rows:
         margin = q["log_p_mean"] - rows["rl_only"]["log_p_mean"]
         checks.append(TargetCheck("log_p_margin", margin, ">=", LOG_P_MARGIN))
+    prior = rows.get("note_rnn", {}).get("distinct_4grams")
+    if prior and "distinct_4grams" in q:
+        checks.append(TargetCheck("distinct_4grams_vs_prior", q["distinct_4grams"] / prior, ">=", DIVERSITY_SHARE))
     return checks
+
+
+def held_out_reference(length: int, count: int = REFERENCE_COMPOSITIONS, seed: int = 0) -> np.ndarray | None:
+    """``count`` bar-aligned ``length``-step excerpts of the validation melodies, the reference of the histogram
+    overlaps; ``None`` when the default corpus cache has not been built (nothing is built for this)."""
+    if not corpus_cache_path().is_file():
+        return None
+    return corpus_windows(load_corpus(progress=False).valid, length, count, seed=seed)
+
+
+def reference_stats(tokens: np.ndarray, reference: np.ndarray | None) -> dict[str, float]:
+    """The pitch-class / interval / inter-onset histogram overlaps of ``tokens`` with the held-out reference."""
+    return reference_overlap(tokens, reference) if reference is not None else {}
 
 
 def write_samples(folder: Path, tokens: np.ndarray, count: int, title: str) -> None:
@@ -79,7 +103,7 @@ def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
         axes[0].plot(steps, [p["r_mt"] for p in points], marker=".", label=METHOD_LABELS[method])
         axes[1].plot(steps, [p["log_p"] for p in points], marker=".", label=METHOD_LABELS[method])
     axes[0].set(title="music-theory reward per note", xlabel="environment steps")
-    axes[1].set(title="log p(a|s) under the Note RNN", xlabel="environment steps")
+    axes[1].set(title="log p(a|s) under the prior", xlabel="environment steps")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
@@ -89,15 +113,20 @@ def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
 
 
 def write_report(out: Path, rows: dict[str, dict[str, float]], timings: dict[str, float], preset: str,
-                 tuner_cfg: dict[str, Any], n_eval: int, device: str) -> str:
-    """``report.md`` and ``table.json``; returns the markdown table."""
-    table = format_table({METHOD_LABELS[m]: r for m, r in rows.items()}, keys=(*TABLE1_KEYS, *EXTRA_KEYS))
+                 tuner_cfg: dict[str, Any], n_eval: int, device: str, labels: dict[str, str] | None = None) -> str:
+    """``report.md`` and ``table.json``; returns the markdown table (``labels``: column names, default
+    :data:`METHOD_LABELS`)."""
+    labels = {**METHOD_LABELS, **(labels or {})}
+    table = format_table({labels[m]: r for m, r in rows.items()}, keys=(*TABLE1_KEYS, *EXTRA_KEYS))
     lines = [
         "# Sequence Tutor report", "",
         f"Preset `{preset}` on `{device}`; {n_eval} compositions of {tuner_cfg['length']} steps per model, sampled "
         "from each model's policy (softmax of Q for Q and RL only, ∝ exp Ψ for Ψ, ∝ p·exp G for G, the Note RNN "
         "itself for the Note RNN). `log_p_mean` is the mean per-note log p(a|s) under the Note RNN, `kl_mean` the "
-        "mean per-step KL(π‖p), `r_mt_mean` the mean per-note music-theory reward.", "",
+        "mean per-step KL(π‖p), `r_mt_mean` the mean per-note music-theory reward. Diversity: distinct n-grams "
+        "are the share of distinct token n-grams among all n-grams of the compositions (so compare models over the "
+        "same number of compositions); the `*_overlap` rows are the shared area of the pooled pitch-class, interval "
+        "and inter-onset histograms with those of held-out corpus excerpts of the same length (1 = identical).", "",
         table, "",
     ]
     checks = targets_check(rows)
@@ -107,5 +136,7 @@ def write_report(out: Path, rows: dict[str, dict[str, float]], timings: dict[str
     lines += ["", "## Tuner configuration", "", "```yaml", yaml.safe_dump(tuner_cfg, sort_keys=False).rstrip(),
               "```", ""]
     atomic.write_text(out / "report.md", "\n".join(lines))
-    atomic.write_json(out / "table.json", {"rows": rows, "timings_s": timings, "preset": preset})
+    # table.json holds only what the seed decides (a rerun with the same seed writes the same file); times apart.
+    atomic.write_json(out / "table.json", {"rows": rows, "preset": preset})
+    atomic.write_json(out / "timings.json", timings)
     return table
