@@ -1,7 +1,7 @@
-"""Training a melody prior (``rllab prior train``): the Transformer by teacher forcing, the count baselines by
-counting, both into a run directory.
+"""Training a melody prior (``rllab prior train``): the neural priors (the copy-LSTM, the Transformer) by teacher
+forcing, the Markov model by counting, all into a run directory.
 
-The Transformer sees random windows of training melodies (a quarter of them from the melody's start), AdamW with a
+A neural prior sees random windows of training melodies (a quarter of them from the melody's start), AdamW with a
 linear warm-up and a cosine decay, gradient clipping, and is scored on the whole validation split every
 ``eval_every`` updates with the same code as ``rllab prior eval``. Checkpoints (model, optimiser, schedule,
 sampler and torch RNG, counters) are written atomically; ``--resume`` continues exactly, Ctrl-C writes one first.
@@ -31,10 +31,10 @@ from rllab.core.errors import UserError, choices_hint
 from rllab.core.runs import RunDir, default_run_path, load_torch
 from rllab.music.corpus import Corpus, load_corpus
 from rllab.music.note_rnn import FORMAT, MODEL_FILE
-from rllab.music.priors import MarkovConfig, TransformerPrior, fit_baseline, save_prior, score_prior
+from rllab.music.priors import CopyLSTMPrior, MarkovConfig, TransformerPrior, fit_baseline, save_prior, score_prior
 
 PRIOR_PRESETS = PresetKind("prior", "prior preset")
-KINDS = ("transformer", "markov")
+KINDS = ("copy_lstm", "transformer", "markov")
 PROGRESS_FILE = "progress.csv"
 METRICS_FILE = "metrics.json"
 
@@ -44,10 +44,12 @@ class PriorTrainConfig:
     """A prior preset (``rllab/presets/prior/``): the family, its shape and, for the Transformer, its training."""
 
     description: str = ""
-    kind: str = "transformer"
+    kind: str = "copy_lstm"
     collections: str = "default"
     markov: dict[str, Any] = field(default_factory=dict)   # MarkovConfig fields (kind: markov)
-    dim: int = 96
+    hidden: int = 128       # copy_lstm: LSTM width
+    key_dim: int = 32       # copy_lstm: attention width per head
+    dim: int = 96           # transformer: width, layers, feed-forward width
     layers: int = 3
     heads: int = 4
     ff: int = 384
@@ -75,7 +77,7 @@ class PriorTrainConfig:
         if self.kind not in KINDS:
             raise UserError(f"unknown prior kind {self.kind!r}; {choices_hint(KINDS)}")
         for key in ("steps", "batch_size", "seq_len", "eval_every", "checkpoint_every", "keep_checkpoints", "dim",
-                    "layers", "heads", "ff"):
+                    "layers", "heads", "ff", "hidden", "key_dim"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserError(f"prior setting {key} must be a positive integer, got {value!r}")
@@ -88,12 +90,15 @@ class PriorTrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def model(self, num_classes: int, bar_steps: int) -> TransformerPrior:
+    def model(self, num_classes: int, bar_steps: int) -> CopyLSTMPrior | TransformerPrior:
+        if self.kind == "copy_lstm":
+            return CopyLSTMPrior(num_classes, self.hidden, self.heads, self.key_dim, self.dropout, bar_steps,
+                                 self.exact_distance, self.buckets, self.max_distance)
         return TransformerPrior(num_classes, self.dim, self.layers, self.heads, self.ff, self.dropout, bar_steps,
                                 self.exact_distance, self.buckets, self.max_distance)
 
 
-def prior_config(preset: str | None = "transformer-cpu", overrides: dict[str, Any] | None = None) -> PriorTrainConfig:
+def prior_config(preset: str | None = "copy-lstm-cpu", overrides: dict[str, Any] | None = None) -> PriorTrainConfig:
     """A preset by name (``rllab/presets/prior/``) or YAML path, plus overrides, checked field by field."""
     data = PRIOR_PRESETS.load(preset)[1] if preset else {}
     return from_mapping(PriorTrainConfig, {**data, **(overrides or {})}, f"prior preset {preset}")
@@ -116,7 +121,7 @@ def resume_prior(out: str | os.PathLike[str], overrides: dict[str, Any] | None =
     """Continue the run in ``out`` from its newest checkpoint; ``overrides`` may raise ``steps``."""
     run = RunDir.open(out)
     config = from_mapping(PriorTrainConfig, {**run.config, **(overrides or {})}, f"{run.path}/config.yaml")
-    if config.kind != "transformer":
+    if config.kind == "markov":
         raise UserError(f"{run.path} holds a {config.kind} prior: counting has nothing to resume")
     atomic.write_yaml(run.path / "config.yaml", config.to_dict())
     corpus = corpus if corpus is not None else load_corpus(config.collections, progress=progress)
@@ -136,7 +141,7 @@ def _count_markov(run: RunDir, config: PriorTrainConfig, corpus: Corpus) -> Path
 
 
 class PriorTrainer:
-    """One Transformer training run: model, optimiser, schedule, sampler and counters, checkpointed as one blob."""
+    """One neural prior's training run: model, optimiser, schedule, sampler and counters, checkpointed as one blob."""
 
     def __init__(self, run: RunDir, config: PriorTrainConfig, device: str, corpus: Corpus, progress: bool):
         self.run, self.config, self.corpus, self.show_progress = run, config, corpus, progress

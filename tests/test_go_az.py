@@ -119,6 +119,16 @@ def test_missing_or_corrupt_net_is_one_clear_error(tmp_path, content):
         load_net(path)
 
 
+def test_state_fields_are_the_whole_engine_state():
+    """The tree stores these BatchedGo tensors per node; a new per-game tensor in the engine must be added there."""
+    from rllab.agents.go.az.search import STATE_FIELDS
+
+    engine = BatchedGo(3, 5)
+    per_game = {name for name, value in vars(engine).items()
+                if isinstance(value, torch.Tensor) and value.shape[:1] == (3,) and not name.startswith("_")}
+    assert per_game == set(STATE_FIELDS)
+
+
 def test_sequential_halving_schedule():
     assert considered_visits(1, 5) == (0, 1, 2, 3, 4)
     # 4 moves, 16 simulations, 2 phases: 4 moves x 2 visits, then the best 2 x 4 visits

@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 import rllab.envs  # noqa: F401  (registers rllab/GoLite-v0)
 from rllab.core.errors import UserError
+from rllab.envs.go import board_image
 from rllab.envs.go.engine import BLACK, WHITE, GoGame
 from rllab.envs.go.env import SHAPINGS, GoLiteEnv
 from rllab.envs.go.planes import observation_from_game
@@ -197,10 +198,22 @@ def test_render_modes():
     assert "X . . . ." in env.render() and "White to play" in env.render()
     env = GoLiteEnv(size=5, opponent=None, render_mode="rgb_array")
     env.reset(seed=0)
+    env.step(12)                                          # C3, the centre
+    img = env.render()
+    side = 2 * board_image.MARGIN + 4 * board_image.CELL
+    assert img.shape == (side + board_image.CAPTION, side, 3) and img.dtype == np.uint8
+    x, y = board_image.MARGIN + 2 * board_image.CELL, board_image.MARGIN + 2 * board_image.CELL
+    assert tuple(img[y, x]) == (15, 15, 15)               # the black stone at C3
+    assert tuple(img[y, x + 6]) == board_image.LAST_MOVE  # ringed as the last move
     env.step(0)
     img = env.render()
-    assert img.shape == (192, 192, 3) and img.dtype == np.uint8
-    assert (img == 10).all(axis=2).any()                  # a black stone is drawn
+    assert tuple(img[y, x + 6]) != board_image.LAST_MOVE  # the ring moved to A1
+    assert (img[side:] != board_image.WOOD).any()         # the caption is written
+    assert board_image.caption(env.game) == "move 2, Black to play"
+    env.step(env.game.pass_action)
+    assert board_image.caption(env.game) == "move 3, White to play (B passed)"
+    env.step(env.game.pass_action)
+    assert board_image.caption(env.game).startswith("move 4, result ")
 
 
 def test_finished_games_saved_as_sgf(tmp_path):

@@ -126,7 +126,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path):
     (["train", "CartPole-v1", "--algo", "ppo", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "CartPole-v1", "--algo", "ppo", "--set", "lerning_rate=0.1"], "did you mean 'learning_rate'"),
     (["train", "--resume", "/nonexistent/run"], "run directory not found"),
-    (["evaluate", "/nonexistent/run"], "run directory not found"),
+    (["evaluate", "/nonexistent/run"], "no such run directory, SB3 .zip or shipped model"),
     (["train", "CartPole-v1", "--algo", "ppo", "--device", "tpu"], "unknown device"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path: Path, args, message):
@@ -156,8 +156,9 @@ def test_ctrl_c_saves_a_checkpoint_first(tmp_path: Path):
         time.sleep(0.2)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
-    assert f"rllab train --resume {out}" in proc.stderr.read().decode()   # says how to continue
+    _, stderr = proc.communicate(timeout=180)   # generous: CI machines may be loaded; reads stderr as it comes
+    assert proc.returncode == 130
+    assert f"rllab train --resume {out}" in stderr.decode()   # says how to continue
     run = RunDir.open(out)
     assert run.status["state"] == "interrupted"
     latest = run.latest_checkpoint(".zip")

@@ -17,7 +17,7 @@ from rllab.agents import sb3
 from rllab.core.errors import UserError
 from rllab.core.runs import RunDir
 from rllab.lab.tune import STUDY_NAME, TuneConfig, load_space, plan_study
-from tests.cli_helpers import run_main
+from cli_helpers import run_main
 
 #: A small space (cheap PPO updates) that still varies several parameters, for fANOVA.
 SPACE = {"n_steps": {"choices": [32, 64]}, "batch_size": {"choices": [64]}, "n_epochs": {"choices": [1, 4]},

@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
 
 from rllab.agents.sb3 import validate
+from rllab.agents.sb3.callbacks import planned_steps
 from rllab.cli.app import main
 from rllab.core.config import TRAIN_PRESETS, read_yaml
 from rllab.core.train_config import build_config
@@ -55,6 +59,18 @@ def test_reward_experiment_spec_validates() -> None:
     assert len({config["env_kwargs"]["reward"] for _, _, config in jobs}) == len(spec.variants)
     assert all(config["env_kwargs"]["obs"] == "ram" and config["eval"]["deterministic"] is False
                for _, _, config in jobs)
+
+
+@needs_mario
+@pytest.mark.mario
+def test_reward_experiment_can_be_tried_small() -> None:
+    # the lead's resized run: --variants classic,flag,backtrack --seeds 0,1 --set steps=100000 (here at its smallest)
+    spec = load_spec("mario-rewards", overrides={"steps": 2048, "eval_episodes": 1,
+                                                 "env_kwargs.curriculum.points": [300]},
+                     seeds=[0, 1], variants=["classic", "flag", "backtrack"])
+    assert (spec.steps, spec.eval_episodes, spec.seeds, list(spec.variants)) == (2048, 1, [0, 1],
+                                                                                 ["classic", "flag", "backtrack"])
+    assert "eval_episodes" not in spec.overrides and {c["steps"] for _, _, c in spec.run_configs()} == {2048}
 
 
 @needs_mario
@@ -136,6 +152,23 @@ def test_curve_of_a_directory_without_monitor_files_is_one_line(tmp_path, capsys
     with pytest.raises(SystemExit) as exit_info:
         main(["mario", "curve", str(tmp_path)])
     assert exit_info.value.code == 2 and "monitor" in capsys.readouterr().err
+
+
+def test_curve_without_a_finished_episode_from_the_start_says_why(tmp_path, capsys) -> None:
+    (tmp_path / "monitor").mkdir()
+    write_monitor(tmp_path / "monitor" / "0.monitor.csv", [])  # a 500-step run: every episode still running
+    with pytest.raises(SystemExit) as exit_info:
+        main(["mario", "curve", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "counts finished episodes only" in err and err.strip().count("\n") == 0
+
+
+def test_the_progress_bar_ends_at_the_steps_ppo_really_trains() -> None:
+    model = SimpleNamespace(n_envs=2)
+    assert planned_steps(model, 0, 500) == 500  # off-policy: one step of every env at a time
+    ppo = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2), n_steps=512, batch_size=256, device="cpu")
+    assert planned_steps(ppo, 0, 500) == 1024  # mario-ram-ppo's 2 envs x 512 steps: whole rollouts
+    assert planned_steps(ppo, 1024, 1500) == 2048 and planned_steps(ppo, 2048, 1000) == 2048
 
 
 @needs_mario

@@ -16,6 +16,7 @@ from rllab.music.midi import (
     canonical_tokens,
     melody_notes,
     midi_to_tokens,
+    piano_roll_figure,
     piano_roll_png,
     tokens_to_midi,
     tokens_to_wav,
@@ -114,6 +115,26 @@ def test_token_validation(tokens, message):
         validate_tokens(tokens)
     with pytest.raises(UserError, match=message):
         tokens_to_midi(tokens, "unused.mid")
+
+
+def test_piano_roll_labels_every_c_and_grids_the_bars():
+    import matplotlib.pyplot as plt
+
+    tokens = [PAPER_SPEC.pitch_to_token(p) for p in (50, 62, 74, 64)] + [NO_EVENT] * 28   # D3 .. D5, two bars
+    fig = piano_roll_figure(tokens)
+    ax = fig.axes[0]
+    labels = {tick.get_text(): pos for tick, pos in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)}
+    assert list(labels) == ["C3", "C4", "C5"]                      # every C in range, named like MIDI 60 = C4
+    assert labels["C4"] == 60.5                                     # centred on the C4 row
+    low, high = ax.get_ylim()
+    assert low <= 48 and high > 74                                  # the range reaches down to a C
+    vertical = sorted({line.get_xdata()[0] for line in ax.get_lines() if line.get_xdata()[0] == line.get_xdata()[1]})
+    assert {0, 16, 32} <= set(vertical) and 4 in vertical           # bar lines, and fainter beat lines
+    plt.close(fig)
+
+    fig = piano_roll_figure([PAPER_SPEC.pitch_to_token(64), NO_EVENT])   # E4 alone still gets a labelled C
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["C4"]
+    plt.close(fig)
 
 
 def test_piano_roll_and_wav(tmp_path):

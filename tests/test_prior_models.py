@@ -13,6 +13,7 @@ from rllab.core.errors import UserError
 from rllab.envs.melody import MelodyVecEnv, RewardSpec
 from rllab.music.note_rnn import NoteRNN, sample, save_note_rnn, sequence_log_probs
 from rllab.music.priors import (
+    CopyLSTMPrior,
     MarkovConfig,
     TransformerPrior,
     fit_baseline,
@@ -103,9 +104,11 @@ def test_the_short_term_model_copies_a_phrase_repeated_within_the_tune():
     assert log_p["both"][28:].mean() > log_p["both"][4:24].mean() + 1.0
 
 
-def test_transformer_step_calls_equal_one_call_and_windows_know_their_bar_position():
+@pytest.mark.parametrize("family", ["transformer", "copy_lstm"])
+def test_neural_step_calls_equal_one_call_and_windows_know_their_bar_position(family):
     torch.manual_seed(0)
-    model = TransformerPrior(dim=32, layers=2, heads=2, ff=64, dropout=0.0).eval()
+    model = (TransformerPrior(dim=32, layers=2, heads=2, ff=64) if family == "transformer"
+             else CopyLSTMPrior(hidden=32, heads=2, key_dim=8)).eval()
     tokens = history_batch(2, 30)
     whole, _ = model(tokens)
     state, parts = model.initial_state(2), []
@@ -121,14 +124,15 @@ def test_transformer_step_calls_equal_one_call_and_windows_know_their_bar_positi
     primed, _ = model(tokens[:, 1:4], model.primed_state(2, 3))
     shifted, _ = model(tokens[:, 1:4], model.initial_state(2, position=(1 - 3) % 16))
     torch.testing.assert_close(primed, shifted)
-    with pytest.raises(UserError, match="bad Transformer prior shape"):
-        TransformerPrior(dim=30, heads=4)
+    with pytest.raises(UserError, match="bad .* prior shape"):
+        TransformerPrior(dim=30, heads=4) if family == "transformer" else CopyLSTMPrior(hidden=0)
 
 
 def test_priors_drive_the_melody_env_and_its_log_p_is_the_priors(tmp_path):
     torch.manual_seed(0)
     for prior in (fit_markov(bar_melodies(), PAPER_SPEC, SMALL).eval(),
-                  TransformerPrior(dim=32, layers=1, heads=2, ff=32).eval()):
+                  TransformerPrior(dim=32, layers=1, heads=2, ff=32).eval(),
+                  CopyLSTMPrior(hidden=16, heads=1, key_dim=8).eval()):
         primers = np.array([[C4, NO_EVENT, E4, NO_EVENT]], dtype=np.int64)
         env = MelodyVecEnv(prior, 4, reward=RewardSpec(length=8), primers=primers,
                            generator=torch.Generator().manual_seed(0))
@@ -146,6 +150,7 @@ def test_save_load_round_trips_every_family(tmp_path):
     torch.manual_seed(0)
     models = {name: fit_baseline(name, melodies, PAPER_SPEC, SMALL.to_dict()) for name in ("unigram", "markov")}
     models["transformer"] = TransformerPrior(dim=32, layers=1, heads=2, ff=32)
+    models["copy_lstm"] = CopyLSTMPrior(hidden=16, heads=1, key_dim=8)
     models["lstm"] = NoteRNN(hidden_size=8)
     tokens = history_batch()
     for name, model in models.items():

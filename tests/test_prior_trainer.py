@@ -20,7 +20,7 @@ from rllab.agents.prior_trainer import (
     train_prior,
 )
 from rllab.core.errors import UserError
-from rllab.music.priors import MarkovPrior, TransformerPrior, load_prior
+from rllab.music.priors import CopyLSTMPrior, MarkovPrior, TransformerPrior, load_prior
 from rllab.music.tokens import PAPER_SPEC
 
 
@@ -39,8 +39,8 @@ def tiny_corpus() -> TinyCorpus:
     return TinyCorpus(train=melodies[:10], valid=melodies[10:])
 
 
-TINY = dict(dim=32, layers=1, heads=2, ff=64, dropout=0.0, steps=40, batch_size=8, seq_len=24, lr=0.01, warmup=5,
-            eval_every=20, checkpoint_every=20)
+TINY = dict(kind="transformer", dim=32, layers=1, heads=2, ff=64, dropout=0.0, steps=40, batch_size=8, seq_len=24,
+            lr=0.01, warmup=5, eval_every=20, checkpoint_every=20)
 
 
 def test_the_transformer_learns_and_writes_its_run(tmp_path):
@@ -55,6 +55,13 @@ def test_the_transformer_learns_and_writes_its_run(tmp_path):
     assert isinstance(load_prior(run), TransformerPrior)
     with pytest.raises(UserError, match="already holds a run"):
         train_prior(config, run, device="cpu", progress=False, corpus=corpus)
+
+
+def test_the_copy_lstm_learns(tmp_path):
+    config = PriorTrainConfig(**{**TINY, "kind": "copy_lstm", "hidden": 32, "key_dim": 8, "eval_every": 40})
+    run = train_prior(config, tmp_path / "run", device="cpu", progress=False, corpus=tiny_corpus())
+    assert json.loads((run / "metrics.json").read_text())["valid_accuracy"] > 0.8
+    assert isinstance(load_prior(run), CopyLSTMPrior)
 
 
 def test_ctrl_c_keeps_a_checkpoint_and_the_resumed_run_ends_as_an_uninterrupted_one(tmp_path, monkeypatch):
@@ -91,14 +98,17 @@ def test_the_markov_prior_is_counted_into_a_run(tmp_path):
 
 
 def test_presets_and_config_errors():
-    assert {"markov", "transformer-cpu", "transformer-gpu"} <= set(PRIOR_PRESETS.names())
+    assert {"markov", "copy-lstm-cpu", "copy-lstm-gpu", "transformer-cpu", "transformer-gpu"} <= set(
+        PRIOR_PRESETS.names())
     cpu, gpu = prior_config("transformer-cpu"), prior_config("transformer-gpu")
     assert cpu.kind == gpu.kind == "transformer" and gpu.dim * gpu.layers > cpu.dim * cpu.layers
+    cpu, gpu = prior_config("copy-lstm-cpu"), prior_config("copy-lstm-gpu")
+    assert cpu.kind == gpu.kind == prior_config(None).kind == "copy_lstm" and gpu.hidden > cpu.hidden
     with pytest.raises(UserError, match="unknown prior preset 'transformer-tpu'"):
         prior_config("transformer-tpu")
     with pytest.raises(UserError, match="unknown field 'stpes' .did you mean 'steps'"):
         prior_config(None, {"stpes": 3})
-    with pytest.raises(UserError, match="unknown prior kind 'lstm'"):
+    with pytest.raises(UserError, match="unknown prior kind 'lstm'"):  # the Note RNN trains with `rllab note-rnn`
         prior_config(None, {"kind": "lstm"})
     with pytest.raises(UserError, match="unknown field 'order'"):
         prior_config(None, {"kind": "markov", "markov": {"order": 3}})

@@ -1,5 +1,6 @@
 """The priors in the Sequence Tutor: a count prior or a Transformer as the KL prior with an LSTM to tune, the
-preset's ``prior:`` section and its errors, the diversity target, and the trade-off summary and plot."""
+preset's ``prior:`` section and its errors (``rllab tutor`` with a bad prior: one line, nothing written), the diversity
+target, and the trade-off summary and plot."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
+from cli_helpers import run_main as run_cli
 
 from rllab.agents.tutor import TunerConfig, train_tuner
+from rllab.core.config import TUTOR_PRESETS
 from rllab.core.errors import UserError
 from rllab.lab.tutor.priors import select_prior
 from rllab.lab.tutor.report import targets_check
 from rllab.lab.tutor.tradeoff import run_dir, summarize
 from rllab.music.metrics import feature_histograms, histogram_overlap, reference_overlap
 from rllab.music.note_rnn import NoteRNN
-from rllab.music.priors import MarkovConfig, TransformerPrior, fit_markov, save_prior
+from rllab.music.priors import CopyLSTMPrior, MarkovConfig, TransformerPrior, fit_markov, load_prior, save_prior
 from rllab.music.tokens import NO_EVENT, PAPER_SPEC
 
 TUNE = dict(steps=256, batch_size=4, collect_episodes=8, replay_size=2048, eval_every=256, eval_episodes=8,
@@ -46,6 +50,19 @@ def test_a_count_prior_is_the_kl_prior_while_an_lstm_is_tuned(markov, method, tm
     config = json.loads(json.dumps((tmp_path / "run" / "config.yaml").read_text()))
     assert "start:" in config and "kind: markov" in config
     assert tuner.curves and np.isfinite(tuner.curves[-1]["log_p"])
+
+
+@pytest.mark.parametrize("method", ["psi", "ppo_kl"])
+def test_a_neural_prior_can_be_the_network_tuned_and_is_saved_as_such(method, tmp_path):
+    torch.manual_seed(0)
+    prior = CopyLSTMPrior(hidden=16, heads=1, key_dim=8).eval()
+    ppo = {"rollout_episodes": 8, "minibatch_episodes": 4, "epochs": 1}
+    tuner = train_tuner(TunerConfig(method=method, **TUNE, ppo=ppo), prior, tmp_path / "run", device="cpu")
+    assert isinstance(tuner.model, CopyLSTMPrior) and tuner.updates > 0
+    tuned = load_prior(tmp_path / "run" / "model.pt")        # written by the tuner, read back as a copy-LSTM
+    assert isinstance(tuned, CopyLSTMPrior)
+    assert any(not torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), prior.state_dict().values(),
+                                                      strict=True))
 
 
 def test_a_count_prior_cannot_be_the_network_tuned(markov, tmp_path):
@@ -79,6 +96,27 @@ def test_the_preset_prior_section(markov, tmp_path):
         select_prior({"temperature": 0}, lstm, "cpu")
     with pytest.raises(UserError, match="unknown shipped model 'nonexistent'"):
         select_prior({"model": "nonexistent"}, lstm, "cpu")
+
+
+@pytest.mark.parametrize("model, message", [
+    ("no-such-prior", "unknown shipped model 'no-such-prior'"),
+    ("corrupt.pt", "cannot load checkpoint"),
+    ("foreign.pt", "trained on another token spec"),
+    ("markov.pt", "a markov prior has no weights to tune"),
+])
+def test_tutor_with_a_bad_prior_is_one_line_and_writes_nothing(markov, model, message, tmp_path, capsys):
+    (tmp_path / "corrupt.pt").write_bytes(b"\x89garbage")
+    save_prior(NoteRNN(num_classes=26, hidden_size=4), tmp_path / "foreign.pt")
+    save_prior(markov, tmp_path / "markov.pt")
+    preset = TUTOR_PRESETS.load("fast")[1]
+    path = model if model == "no-such-prior" else str(tmp_path / model)
+    preset["prior"] = {"model": path, "start": "prior" if model == "markov.pt" else "note_rnn"}
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump(preset))
+    out = tmp_path / "out"
+    assert run_cli(["tutor", "--preset", str(tmp_path / "preset.yaml"), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_the_diversity_target_compares_q_with_the_prior():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import torch.nn as nn
@@ -101,13 +102,18 @@ def run_config(run: RunDir) -> TrainConfig:
     return TrainConfig.from_dict(run.config, source=str(run.path / CONFIG_FILE))
 
 
-def load_run_model(run: RunDir, device: str = "cpu") -> tuple[TrainConfig, Any]:
+def run_model_path(run: RunDir) -> Path:
     """The run's final model, or its newest checkpoint if it has not finished."""
-    config = run_config(run)
     path = run.path / MODEL_FILE
     if not path.exists():
         latest = run.latest_checkpoint(".zip")
         if latest is None:
             raise UserError(f"{run.path} has no model yet (no {MODEL_FILE} and no checkpoint)")
         path = latest.path
-    return config, load_model(algo_class(config.algo), path, None, device)
+    return path
+
+
+def load_run_model(run: RunDir, device: str = "cpu") -> tuple[TrainConfig, Any]:
+    """The run's config and its final model (or newest checkpoint)."""
+    config = run_config(run)
+    return config, load_model(algo_class(config.algo), run_model_path(run), None, device)

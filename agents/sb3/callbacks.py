@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from stable_baselines3.common.callbacks import BaseCallback, EventCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rllab.agents.sb3.evaluation import run_episodes, summarize
 from rllab.core import atomic
@@ -34,6 +35,13 @@ def next_multiple(steps: int, every: int) -> float:
     if every <= 0:
         return math.inf
     return (steps // every + 1) * every
+
+
+def planned_steps(model: Any, start: int, target: int) -> int:
+    """The step count ``learn`` stops at: it trains whole rollouts (``n_steps`` per env for PPO/A2C, one step of
+    every env otherwise), so 500 steps of a 2-env x 512-step PPO preset are 1,024 and the bar must say so."""
+    chunk = model.n_steps * model.n_envs if isinstance(model, OnPolicyAlgorithm) else model.n_envs
+    return start + math.ceil(max(target - start, 0) / chunk) * chunk
 
 
 def save_checkpoint(run: RunDir, model: Any, steps: int, keep: int) -> None:
@@ -65,6 +73,7 @@ class LabCallback(EventCallback):
         self.best_eval = -math.inf
         self.progress: Progress | None = None
         self.task: Any = None
+        self.total = config.steps
         self.next_draw = 0
         self.next_status_time = 0.0
         self.start_time = time.perf_counter()
@@ -79,7 +88,8 @@ class LabCallback(EventCallback):
                                      TextColumn("{task.fields[fps]} steps/s"), TextColumn("eval {task.fields[eval]}"),
                                      TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
             self.progress.start()
-            self.task = self.progress.add_task(f"{self.config.algo} {self.config.env}", total=self.config.steps,
+            self.total = planned_steps(self.model, self.start_steps, self.config.steps)
+            self.task = self.progress.add_task(f"{self.config.algo} {self.config.env}", total=self.total,
                                                completed=self.start_steps, fps="-", eval="-")
 
     def steps_per_second(self) -> float:
@@ -98,7 +108,7 @@ class LabCallback(EventCallback):
             self.next_draw = steps + 1000
             if self.progress is not None:
                 shown = "-" if self.last_eval is None else f"{self.last_eval:.1f}"
-                self.progress.update(self.task, completed=min(steps, self.config.steps),
+                self.progress.update(self.task, completed=steps,
                                      fps=f"{self.steps_per_second():,.0f}", eval=shown)
             if time.perf_counter() >= self.next_status_time:
                 self._write_status()
@@ -127,7 +137,7 @@ class LabCallback(EventCallback):
 
     def _on_training_end(self) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=min(self.num_timesteps, self.config.steps))
+            self.progress.update(self.task, completed=self.num_timesteps, total=max(self.total, self.num_timesteps))
             self.progress.stop()
 
 

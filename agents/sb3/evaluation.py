@@ -9,8 +9,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rllab.agents.sb3.algos import load_run_model, uses_masks
+from rllab.agents.sb3.algos import algo_class, load_model, run_config, run_model_path, uses_masks
 from rllab.agents.sb3.env_factory import make_env
+from rllab.agents.sb3.targets import EvalTarget
 from rllab.core import atomic
 from rllab.core.device import limit_cpu_threads
 from rllab.core.errors import UserError
@@ -98,17 +99,26 @@ def check_renders(env: gym.Env, env_id: str) -> None:
 
 def evaluate_run(run: RunDir, episodes: int, deterministic: bool = True, video: Path | None = None,
                  seed: int | None = None, out: Path | None = None) -> dict[str, Any]:
-    """Evaluate a run's model; write ``evaluation.json`` and ``evaluation.csv`` into ``out`` (default: the run).
+    """Evaluate a run's model; write ``evaluation.json`` and ``evaluation.csv`` into ``out`` (default: the run)."""
+    return evaluate_target(EvalTarget(run_config(run), None, run, run.path), episodes, deterministic, video, seed,
+                           out)
+
+
+def evaluate_target(target: EvalTarget, episodes: int, deterministic: bool = True, video: Path | None = None,
+                    seed: int | None = None, out: Path | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Evaluate a run, a shipped model or a ``.zip``; write ``evaluation.json`` and ``.csv`` into ``out``.
 
     A shipped model is read-only package data, so its results need an ``out`` directory.
     """
     limit_cpu_threads(1)
     if episodes <= 0:
         raise UserError("--episodes must be positive")
-    if out is None and is_shipped(run.path):
-        raise UserError(f"{run.path.name} is a shipped model (read-only): pass --out DIR for its results")
-    out = run.path if out is None else out
-    config, model = load_run_model(run)
+    out = target.out if out is None else out
+    if is_shipped(out):
+        raise UserError(f"{out.name} is a shipped model (read-only): pass --out DIR for its results")
+    config = target.config
+    model_path = target.model if target.model is not None else run_model_path(target.run)
+    model = load_model(algo_class(config.algo), model_path, None, device)
     env = make_env(config, render_mode="rgb_array" if video else None)
     if video is not None:
         check_renders(env, config.env)
@@ -119,8 +129,11 @@ def evaluate_run(run: RunDir, episodes: int, deterministic: bool = True, video: 
         fps = env.metadata.get("render_fps", 30)
     finally:
         env.close()
-    summary = {"run": str(run.path), "env": config.env, "algo": config.algo, "deterministic": deterministic,
-               "steps": run.status.get("steps"), **summarize(records), "episodes_detail": records}
+    run = target.run
+    summary = {"run": str(run.path) if run else None, "model": str(model_path), "env": config.env,
+               "algo": config.algo, "env_kwargs": config.env_kwargs, "device": device,
+               "deterministic": deterministic, "steps": run.status.get("steps") if run else None,
+               **summarize(records), "episodes_detail": records}
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_json(out / EVALUATION_JSON, summary)
     atomic.write_csv(out / EVALUATION_CSV, records, list(records[0]))

@@ -28,6 +28,7 @@ import numpy as np
 from gymnasium import spaces
 
 from rllab.core.errors import UserError, choices_hint
+from rllab.envs.go.board_image import board_image
 from rllab.envs.go.engine import BLACK, WHITE, GoGame, default_komi, geometry
 from rllab.envs.go.player import RESIGN, Player
 from rllab.envs.go.player_specs import make_player
@@ -306,21 +307,4 @@ class GoLiteEnv(gym.Env):
         return f"{game.to_text()}\nmove {game.moves}, komi {game.komi}, {status}\n"
 
     def _rgb(self) -> np.ndarray:
-        """A simple board picture: wooden background, grid, black and white discs (row 1 at the bottom)."""
-        n, cell = self.size, 32
-        side = cell * (n + 1)
-        img = np.empty((side, side, 3), dtype=np.uint8)
-        img[:] = (220, 179, 92)
-        lo, hi = cell, cell * n
-        for i in range(n):
-            c = cell * (i + 1)
-            img[c, lo:hi + 1] = 0
-            img[lo:hi + 1, c] = 0
-        yy, xx = np.mgrid[0:side, 0:side]
-        planes = self.game.planes()
-        for color, rgb in ((BLACK, (10, 10, 10)), (WHITE, (245, 245, 245))):
-            for row, col in zip(*np.nonzero(planes[color]), strict=True):
-                cy, cx = cell * (n - row), cell * (col + 1)
-                disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= (cell * 0.45) ** 2
-                img[disc] = rgb
-        return img
+        return board_image(self.game)

@@ -85,20 +85,30 @@ def train(
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run directory written by `rllab train`, or a shipped model's name."),
+    run_dir: Path = typer.Argument(..., help="A run directory, a shipped model's name, or an SB3 .zip (final, "
+                                             "best_model or a checkpoint)."),
     episodes: int = typer.Option(10, "--episodes", "-n", "--n", help="Number of episodes."),
     deterministic: bool = typer.Option(True, "--deterministic/--stochastic", help="Greedy or sampled actions."),
     video: Path | None = typer.Option(None, "--video", help="Record the first episode (.gif or .mp4)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the first evaluation episode."),
-    out: Path | None = typer.Option(None, "--out", help="Directory for the results (default: the run directory, "
-                                                        "or evaluations/NAME for a shipped model)."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the results (default: the run directory; "
+                                                        "RUN/evaluations/<zip> for another zip of a run; "
+                                                        "evaluations/NAME for a shipped model or a bare zip)."),
+    overrides: list[str] = typer.Option([], "--set", help="Change the env side: env_kwargs.K=V, "
+                                        "eval.info_keywords=[...], wrappers=[...] (repeatable)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
+    env_id: str | None = typer.Option(None, "--env", help="For a .zip outside a run directory: its env id."),
+    algo: str | None = typer.Option(None, "--algo", help="For a .zip outside a run directory: its algorithm."),
+    preset: str | None = typer.Option(None, "--preset", help="For a .zip outside a run directory: the preset it "
+                                                              "was trained with (env, algo, env kwargs)."),
 ) -> None:
-    """Evaluate a trained run: per-episode returns, lengths and task metrics as JSON + CSV."""
-    result = api.evaluate(run_dir, episodes, deterministic=deterministic, video=video, seed=seed, out=out)
+    """Evaluate a trained model: per-episode returns, lengths and task metrics as JSON + CSV."""
+    result = api.evaluate(run_dir, episodes, deterministic=deterministic, video=video, seed=seed, out=out,
+                          overrides=parse_overrides(overrides), device=device, env=env_id, algo=algo, preset=preset)
     for key, value in result.metrics.items():
         console.print(f"{key:>20}: {value:.4g}")
     console.print(f"wrote {result.out_dir / 'evaluation.json'} and {result.out_dir / 'evaluation.csv'}"
-                  + (f" and {video}" if video else ""))
+                  + (f" and {video}" if video else ""), markup=False)
 
 
 def experiment(

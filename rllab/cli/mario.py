@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -69,6 +70,7 @@ def bench_mario(
 ) -> None:
     """Steps/s of the raw emulator, our env (pixels, RAM), gymnasium's stack and optionally the PPO loops."""
     check_mario_bench(steps, actions, train_steps)
+    load_before = os.getloadavg()[0]  # other jobs on the cores slow the two-process RAM loop most: print the load
     rounds = 3
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("raw / ours / ours-ram / gymnasium, interleaved", total=rounds)
@@ -78,6 +80,8 @@ def bench_mario(
             trained = run_train_benchmark(train_steps, on_preset=lambda _: progress.advance(task))
         if curriculum:
             cost = curriculum_start_cost()
+    console.print(f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+                  f"on {os.cpu_count()} CPUs")
     console.print("pipeline   agent-steps/s  per CPU-s  obs  (raw: 4 emulated frames = 1 agent step)")
     for r in results:
         console.print(f"{r.name:<10} {r.steps_per_s:13.1f} {r.steps_per_cpu_s:10.1f}  {r.obs_shape}")
@@ -112,7 +116,8 @@ def curve(
     console.print("training episodes from the level start\nsteps up to   episodes  mean max x  flag rate")
     for row in table:
         console.print(f"{row.steps_to:11.0f} {row.episodes:10d} {row.mean_x_pos_max:11.1f} {row.flag_rate:10.2f}")
-    console.print(f"{sum(r.episodes for r in table)} episodes; curve: {png} (table: {csv_path})")
+    console.print(f"{sum(r.episodes for r in table)} finished episodes (one still running when training stopped "
+                  f"is not counted); curve: {png} (table: {csv_path})")
     if (run / "evaluations.csv").exists():
         points, eval_png, eval_csv = write_evaluation_curve(run)
         console.print("evaluations (from the level start)\n      steps  wall min  episodes  mean max x  flag rate")

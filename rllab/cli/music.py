@@ -173,14 +173,14 @@ def prior_eval(
 
 
 def prior_train(
-    preset: str = typer.Option("transformer-cpu", "--preset",
+    preset: str = typer.Option("copy-lstm-cpu", "--preset",
                                help=f"{' | '.join(PRIOR_PRESETS.names())}, or a YAML path."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting: key=value (repeatable)."),
     out: Path | None = typer.Option(None, "--out", help="Run directory (default runs/prior/<kind>/<time>-s<seed>)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its newest checkpoint."),
 ) -> None:
-    """Train the Transformer prior (or count the Markov one) into a run directory."""
+    """Train a neural prior (the copy-LSTM, the Transformer) or count the Markov one into a run directory."""
     extra = parse_overrides(overrides)
     if resume:
         if out is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rllab.agents import sb3
+from rllab.core.device import resolve_device
 from rllab.core.errors import Interrupted, UserError
 from rllab.core.runs import RunDir, default_run_path
 from rllab.core.shipped import is_shipped, resolve_model_path, shipped_names
@@ -97,24 +98,29 @@ def train(env: str | None = None, algo: str | None = None, *, preset: str | None
 
 
 def evaluate(run_dir: str | Path, episodes: int = 10, *, deterministic: bool = True, video: str | Path | None = None,
-             seed: int | None = None, out: str | Path | None = None) -> EvaluationResult:
-    """Evaluate a run's model on its task metrics (``rllab evaluate``); writes ``evaluation.json`` / ``.csv``.
+             seed: int | None = None, out: str | Path | None = None, overrides: dict[str, Any] | None = None,
+             device: str = "auto", env: str | None = None, algo: str | None = None, preset: str | None = None
+             ) -> EvaluationResult:
+    """Evaluate a model on its task metrics (``rllab evaluate``); writes ``evaluation.json`` / ``.csv``.
 
-    ``run_dir`` may also name a shipped model (``rllab/models/<name>``): package data is read-only, so its results
-    go to ``out`` (default ``evaluations/<name>``).
+    ``run_dir`` is a run directory, a shipped model's name (results go to ``out``, default ``evaluations/<name>``:
+    package data is read-only) or an SB3 ``.zip``: inside a run it is evaluated on that run's env, elsewhere
+    ``env`` + ``algo`` or ``preset`` say what it was trained on. ``overrides`` change the env side
+    (``{"env_kwargs.opponent": "gnugo:1"}``).
     """
     if not Path(run_dir).exists() and str(run_dir) not in shipped_names():
-        raise UserError(f"{run_dir} is neither a run directory nor a shipped model; "
+        raise UserError(f"{run_dir}: no such run directory, SB3 .zip or shipped model; "
                         f"shipped models: {', '.join(shipped_names()) or 'none'}")
     path = resolve_model_path(run_dir)
     out_dir = Path(out) if out is not None else None
     if out_dir is None and is_shipped(path):
         out_dir = Path("evaluations") / path.name
-    summary = sb3.evaluate_run(RunDir.open(path), episodes, deterministic, Path(video) if video else None, seed,
-                               out=out_dir)
+    target = sb3.resolve_target(path, env=env, algo=algo, preset=preset, overrides=overrides)
+    summary = sb3.evaluate_target(target, episodes, deterministic, Path(video) if video else None, seed,
+                                  out=out_dir, device=resolve_device(device))
     metrics = {k: v for k, v in summary.items()
                if k.endswith(("_mean", "_rate")) or k in ("return_std", "episodes")}
-    return EvaluationResult(path, metrics, summary["episodes_detail"], out_dir or path)
+    return EvaluationResult(path, metrics, summary["episodes_detail"], out_dir or target.out)
 
 
 def run_experiment(spec: str | Path, out: str | Path | None = None, *, workers: int = 2, backend: str = "local",

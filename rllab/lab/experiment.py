@@ -84,9 +84,9 @@ def load_spec(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
               seeds: list[int] | None = None, variants: list[str] | None = None) -> ExperimentSpec:
     """A shipped spec by name (``rllab presets``) or a YAML path, checked field by field.
 
-    ``overrides`` (``--set k=v``) apply to every variant, ``seeds`` replaces the spec's and ``variants`` keeps only
-    the named ones, so a shipped spec can be tried small. Every variant's config is built and validated (algo,
-    hyperparameters, env) before any runs.
+    ``overrides`` (``--set k=v``) apply to every variant (``eval_episodes`` sets the spec's final evaluation),
+    ``seeds`` replaces the spec's and ``variants`` keeps only the named ones, so a shipped spec can be tried small.
+    Every variant's config is built and validated (algo, hyperparameters, env) before any runs.
     """
     name, data = EXPERIMENT_SPECS.load(str(name_or_path))
     if variants is not None:
@@ -97,6 +97,9 @@ def load_spec(name_or_path: str | Path, overrides: dict[str, Any] | None = None,
         data = {**data, "variants": {v: known[v] for v in variants}}
     data = {"name": name, **data}
     if overrides:
+        overrides = dict(overrides)
+        if "eval_episodes" in overrides:  # the spec's final evaluation, not a field of the runs
+            data["eval_episodes"] = overrides.pop("eval_episodes")
         data["overrides"] = {**(data.get("overrides") or {}), **overrides}
         if "steps" in overrides:
             data["steps"] = overrides["steps"]

@@ -62,7 +62,8 @@ def curve_bins(episodes: list[dict[str, float]], bins: int) -> list[CurveBin]:
     if bins < 1:
         raise UserError(f"--bins must be >= 1, got {bins}")
     if not episodes:
-        raise UserError("no finished training episode yet")
+        raise UserError("no finished training episode from the level start yet: the curve counts finished episodes "
+                        "only (the Monitor files hold nothing of an episode still running); train longer")
     steps = np.array([e["timesteps"] for e in episodes])
     x_max = np.array([e["x_pos_max"] for e in episodes])
     flags = np.array([e["flag_get"] for e in episodes])
@@ -181,7 +182,8 @@ def plot_evaluation(points: list[EvalPoint], out: Path, title: str) -> None:
                           (axes[1], [p.wall_s / 60 for p in points], "training wall time (min)")):
         ax.plot(xs, [p.x_pos_max_mean for p in points], "o-", color="C0", label="mean max x")
         ax.set_xlabel(label)
-        ax.set_ylabel("mean max x (flag at ~3160)", color="C0")
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("mean max x (1-1's flag at 3161)", color="C0")
         twin = ax.twinx()
         twin.plot(xs, [p.flag_rate for p in points], "s--", color="C3", label="flag rate")
         twin.set_ylim(-0.02, 1.02)

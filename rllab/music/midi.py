@@ -12,6 +12,7 @@ import warnings
 import wave
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,10 +162,12 @@ def midi_to_tokens(path: str | os.PathLike[str], *, spec: TokenSpec = PAPER_SPEC
     return tokens
 
 
-def piano_roll_png(tokens: Sequence[int] | np.ndarray, path: str | os.PathLike[str], *, title: str | None = None,
-                   spec: TokenSpec = PAPER_SPEC, primer_steps: int = 0) -> Path:
-    """Draw a melody as a piano roll: one bar per note, bar lines every bar, black-key rows shaded; the notes of
-    the first ``primer_steps`` steps (a primer the rest continues) are grey, with a dashed line where it ends."""
+def piano_roll_figure(tokens: Sequence[int] | np.ndarray, *, title: str | None = None, spec: TokenSpec = PAPER_SPEC,
+                      primer_steps: int = 0) -> Any:
+    """A melody as a piano roll (a matplotlib figure): one bar per note, black-key rows shaded, every C labelled
+    (C4 = MIDI 60) with a line under its row, and a light grid at bar lines (fainter at beats), so a reader can
+    name each pitch and count bars. The notes of the first ``primer_steps`` steps (a primer the rest continues)
+    are grey, with a dashed line where it ends."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,27 +177,43 @@ def piano_roll_png(tokens: Sequence[int] | np.ndarray, path: str | os.PathLike[s
     arr = validate_tokens(tokens, spec).reshape(-1)
     notes = melody_notes(arr, spec)
     pitches = [p for p, _, _ in notes] or [60]
-    low, high = min(pitches) - 2, max(pitches) + 3
+    low = min(min(pitches) - 2, 12 * (min(pitches) // 12))   # down to a C, so at least one C is labelled
+    high = max(pitches) + 3
     fig, ax = plt.subplots(figsize=(max(6.0, len(arr) / 8), 3.5))
     for pitch in range(low, high):
         if pitch % 12 in (1, 3, 6, 8, 10):
             ax.axhspan(pitch, pitch + 1, color="0.93", zorder=0)
+    cs = [p for p in range(low, high) if p % 12 == 0]
+    for c in cs:
+        ax.axhline(c, color="0.75", lw=0.6, zorder=1)
+    beat = max(spec.steps_per_bar // 4, 1)
+    for step in range(0, len(arr) + 1, beat):
+        bar_line = step % spec.steps_per_bar == 0
+        ax.axvline(step, color="0.7" if bar_line else "0.9", lw=0.8 if bar_line else 0.5, zorder=1)
     for pitch, start, end in notes:
         color = "0.6" if start < primer_steps else "tab:blue"
-        ax.add_patch(Rectangle((start, pitch), end - start, 1, facecolor=color, edgecolor="black", lw=0.6))
+        ax.add_patch(Rectangle((start, pitch), end - start, 1, facecolor=color, edgecolor="black", lw=0.6, zorder=3))
     if primer_steps:
-        ax.axvline(primer_steps, color="tab:red", lw=1.2, ls="--", zorder=2)
-    for bar in range(0, len(arr) + 1, spec.steps_per_bar):
-        ax.axvline(bar, color="0.5", lw=0.8, zorder=1)
+        ax.axvline(primer_steps, color="tab:red", lw=1.2, ls="--", zorder=4)
     ax.set_xlim(0, len(arr))
     ax.set_ylim(low, high)
-    ax.set_xlabel(f"step (1/{spec.steps_per_bar} bar)")
-    ticks = [p for p in range(low, high) if p % 12 in (0, 7)]
-    ax.set_yticks([p + 0.5 for p in ticks], [f"{'C' if p % 12 == 0 else 'G'}{p // 12 - 1}" for p in ticks])
+    ax.set_xticks(range(0, len(arr) + 1, spec.steps_per_bar))
+    ax.set_xlabel(f"step (1/{spec.steps_per_bar} bar; a line per bar)")
+    ax.set_yticks([c + 0.5 for c in cs], [f"C{c // 12 - 1}" for c in cs])
+    ax.set_yticks(np.arange(low, high) + 0.5, minor=True)
     ax.set_ylabel("pitch")
     if title:
         ax.set_title(title)
     fig.tight_layout()
+    return fig
+
+
+def piano_roll_png(tokens: Sequence[int] | np.ndarray, path: str | os.PathLike[str], *, title: str | None = None,
+                   spec: TokenSpec = PAPER_SPEC, primer_steps: int = 0) -> Path:
+    """Write :func:`piano_roll_figure` as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = piano_roll_figure(tokens, title=title, spec=spec, primer_steps=primer_steps)
     path = Path(path)
     atomic.write_with(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
     plt.close(fig)

@@ -399,7 +399,9 @@ class AZTrainer:
             config = cfg.to_dict()
             weights = ray.put(self.state())
             workers = [remote.remote(config, weights, self._worker_seed(i), "cpu") for i in range(cfg.workers)]
-            pending = {w.play.remote(cfg.round_moves): w for w in workers}
+            # Two rounds queued per worker: it goes on playing while the learner trains or evaluates (its weights
+            # then lag one round more).
+            pending = {w.play.remote(cfg.round_moves): w for w in workers for _ in range(2)}
             while not self.done():
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 worker = pending.pop(ready[0])

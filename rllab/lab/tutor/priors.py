@@ -5,7 +5,8 @@
 * ``model`` (default: none) is the KL prior: the log p(a|s) in the reward and the p of G-learning's policy. Without
   it the prior is the Note RNN the tutor trains (or ``--note-rnn``), as in the paper.
 * ``start`` is the network the tuners copy and train: ``note_rnn`` (the LSTM; the default, and the only choice for
-  a count prior, which has no weights) or ``prior`` (the Transformer itself, at several times the cost per update).
+  a count prior, which has no weights) or ``prior`` (the neural prior itself: the copy-LSTM or the Transformer,
+  dearer per update). PPO-KL's critic is an LSTM either way.
 * ``temperature`` divides the tuned policies' logits when the report's compositions are sampled (the prior's row is
   always sampled at 1).
 """
@@ -54,4 +55,6 @@ def select_prior(section: dict[str, Any], note_rnn: Callable[[], nn.Module], dev
     prior = load_prior(section["model"], device, PAPER_SPEC)
     prior.requires_grad_(False)
     kind = prior.config.get("arch") or prior.config.get("kind") or "lstm"
+    if start == "prior" and not any(True for _ in prior.parameters()):   # refused here, before anything is written
+        raise UserError(f"tutor preset: prior: a {kind} prior has no weights to tune; use start: note_rnn")
     return TutorPrior(prior, note_rnn() if start == "note_rnn" else None, f"prior ({kind})", temperature)

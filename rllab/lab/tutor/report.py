@@ -90,24 +90,65 @@ def write_samples(folder: Path, tokens: np.ndarray, count: int, title: str) -> N
         piano_roll_png(tokens[i], folder / f"sample_{i:03d}.png", title=f"{title} #{i}")
 
 
-def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
-    """Music-theory reward and log p over training, one line per method."""
+def robust_limits(values: np.ndarray, fence: float = 3.0) -> tuple[float, float] | None:
+    """Y-limits that leave out far outliers (beyond ``fence`` interquartile ranges of the quartiles, Tukey's
+    "far out"), or None when there are none: one early G-learning point must not flatten every other curve."""
+    values = values[np.isfinite(values)]
+    if len(values) < 4:
+        return None
+    q1, q3 = np.percentile(values, [25, 75])
+    span = max(q3 - q1, 1e-9)
+    inside = values[(values >= q1 - fence * span) & (values <= q3 + fence * span)]
+    if len(inside) == len(values):
+        return None
+    pad = 0.08 * max(inside.max() - inside.min(), span)
+    return float(inside.min() - pad), float(inside.max() + pad)
+
+
+def _plot_clipped(ax: Any, steps: list[float], values: list[float], label: str,
+                  limits: tuple[float, float] | None) -> None:
+    """One curve; points outside ``limits`` are drawn on the axis edge as open triangles labelled with their value."""
+    line, = ax.plot(steps, values, marker=".", label=label)
+    if limits is None:
+        return
+    low, high = limits
+    for step, value in zip(steps, values, strict=True):
+        if value < low or value > high:
+            edge = low if value < low else high
+            ax.plot([step], [edge], marker="v" if value < low else "^", mfc="none", ms=9, color=line.get_color(),
+                    clip_on=False)
+            ax.annotate(f"{value:.3g}", (step, edge), textcoords="offset points", xytext=(6, 6 if value < low else -12),
+                        fontsize=8, color=line.get_color())
+
+
+def curves_figure(curves: dict[str, list[dict[str, float]]]) -> Any:
+    """Music-theory reward and log p over training, one line per method, on outlier-robust y-axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for method, points in curves.items():
-        steps = [p["steps"] for p in points]
-        axes[0].plot(steps, [p["r_mt"] for p in points], marker=".", label=METHOD_LABELS[method])
-        axes[1].plot(steps, [p["log_p"] for p in points], marker=".", label=METHOD_LABELS[method])
+    for ax, key in zip(axes, ("r_mt", "log_p"), strict=True):
+        limits = robust_limits(np.array([p[key] for points in curves.values() for p in points], dtype=float))
+        for method, points in curves.items():
+            _plot_clipped(ax, [p["steps"] for p in points], [p[key] for p in points], METHOD_LABELS[method], limits)
+        if limits is not None:
+            ax.set_ylim(*limits)
     axes[0].set(title="music-theory reward per note", xlabel="environment steps")
     axes[1].set(title="log p(a|s) under the prior", xlabel="environment steps")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """Write :func:`curves_figure` as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(curves)
     atomic.write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
 

@@ -24,12 +24,14 @@ from rllab.core.shipped import shipped_model
 from rllab.music.note_rnn import FORMAT as NEURAL_FORMAT
 from rllab.music.note_rnn import MODEL_FILE, NoteRNN, save_note_rnn
 from rllab.music.priors.base import check_spec
+from rllab.music.priors.copy_lstm import CopyLSTMPrior
 from rllab.music.priors.floors import ConstantPrior, fit_hold, fit_unigram
 from rllab.music.priors.markov import MarkovConfig, MarkovPrior, fit_markov
 from rllab.music.priors.transformer import TransformerPrior
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
 
 COUNT_FORMAT = "rllab-count-prior-1"
+NEURAL = {"transformer": TransformerPrior, "copy_lstm": CopyLSTMPrior}   # besides the Note RNN's LSTM
 #: Baselines fitted on the training melodies by name (``markov-ltm`` / ``markov-stm``: one component only).
 BASELINES = ("unigram", "hold", "markov-ltm", "markov-stm", "markov")
 
@@ -53,7 +55,7 @@ def fit_baseline(name: str, melodies: Sequence[np.ndarray], spec: TokenSpec = PA
 
 def save_prior(model: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
     """Atomically write any prior; count priors keep their tables, neural ones their weights."""
-    if isinstance(model, (NoteRNN, TransformerPrior)):
+    if isinstance(model, (NoteRNN, TransformerPrior, CopyLSTMPrior)):
         return save_note_rnn(model, path, **extra)
     if isinstance(model, MarkovPrior):
         blob = {"kind": "markov", "markov": model.markov.to_dict(), "tables": model.tables()}
@@ -120,11 +122,11 @@ def _build(blob: dict[str, Any], file: Path, spec: TokenSpec | None) -> nn.Modul
         raise UserError(f"{file} was trained on another token spec ({config['num_classes']} classes, not "
                         f"{spec.num_classes})")
     arch = config.pop("arch", "lstm")
-    if arch == "transformer":
+    if arch in NEURAL:
         if spec is not None and config.get("bar_steps") != spec.steps_per_bar:
             raise UserError(f"{file} was trained on another token spec ({config.get('bar_steps')} steps per bar, "
                             f"not {spec.steps_per_bar})")
-        model: nn.Module = TransformerPrior(**config)
+        model: nn.Module = NEURAL[arch](**config)
     elif arch == "lstm":
         model = NoteRNN(**config)
     else:
