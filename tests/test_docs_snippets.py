@@ -37,6 +37,7 @@ import pytest
 import yaml
 from cli_helpers import run_main
 
+from rllab.envs.mario.env import mario_available
 from rllab.music.corpus import Corpus, _save, corpus_cache_path
 from rllab.music.midi import tokens_to_midi
 from rllab.music.tokens import NO_EVENT, PAPER_SPEC
@@ -45,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHELL_LANGS = {"bash", "sh", "shell"}
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
-ANNOTATION = re.compile(r"<!--\s*doc-test:?(.*?)-->", re.S)
+ANNOTATION = re.compile(r"<!--\s*doc-test(?::|\s)(.*?)-->", re.S)
 #: Commands cheap enough to run without an annotation.
 CHEAP = (re.compile(r"^rllab (envs|presets)( |$)"), re.compile(r"(^| )(--help|--dry-run)( |$)"))
 #: Files the annotations may name: budgets small enough for a test, written into the scratch directory.
@@ -67,7 +68,6 @@ class Block:
     lang: str
     text: str
     annotated: bool = False
-    run_as_is: bool = False
     slow: bool = False
     skip: str | None = None
     replace: list[tuple[str, str]] = field(default_factory=list)
@@ -97,16 +97,19 @@ def parse_directives(block: Block, body: str) -> None:
         key, _, value = line.partition(":")
         value = value.strip()
         if key == "run" and not value:
-            block.run_as_is = True
-        elif key == "slow" and not value:
+            continue
+        if key == "slow" and not value:
             block.slow = True
         elif key == "skip" and value:
             block.skip = value
         elif key == "setup" and value:
             block.setup.append(value)
-        elif key in ("replace", "skip-line") and " => " in value:
+        elif key == "replace" and " => " in value:
             old, new = (part.strip() for part in value.split(" => ", 1))
-            (block.replace if key == "replace" else block.skip_lines).append((old, new))
+            block.replace.append((old, new))
+        elif key == "skip-line" and " => " in value and value.split(" => ", 1)[1].strip():
+            pattern, reason = (part.strip() for part in value.split(" => ", 1))
+            block.skip_lines.append((pattern, reason))
         else:
             raise ValueError(f"{block.path.name}: bad doc-test directive {line!r}")
 
@@ -150,8 +153,15 @@ def is_cheap(command: str) -> bool:
     return any(p.search(command) for p in CHEAP)
 
 
+def is_runnable(block: Block) -> bool:
+    """Annotated and not skipped, or an un-annotated shell block of cheap commands only."""
+    if block.lang not in SHELL_LANGS | {"python"} or block.skip is not None:
+        return False
+    return block.annotated or (block.lang in SHELL_LANGS and all(map(is_cheap, shell_commands(block.text))))
+
+
 BLOCKS = [block for path in DOCS for block in parse_blocks(path)]
-RUNNABLE = [b for b in BLOCKS if b.lang in SHELL_LANGS | {"python"} and b.skip is None]
+RUNNABLE = [b for b in BLOCKS if is_runnable(b)]
 
 
 def test_every_block_is_annotated_or_cheap():
@@ -170,6 +180,19 @@ def test_every_block_is_annotated_or_cheap():
             problems.append(f"{block.name}: annotate the Python block (run, replace or skip)")
     assert not problems, "\n".join(problems)
     assert len(RUNNABLE) >= 15
+
+
+def test_the_annotation_grammar(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- doc-test\nslow\nreplace: --steps 9 => --steps 1\nskip-line: gnugo => needs GNU Go\n-->\n"
+                   "```bash\nrllab train X --steps 9\n```\n\n```bash\nrllab train X\n```\n\n```bash\nrllab envs\n```\n")
+    annotated, bare, cheap = parse_blocks(doc)
+    assert annotated.slow and annotated.source() == "rllab train X --steps 1"
+    assert annotated.skip_lines == [("gnugo", "needs GNU Go")]
+    assert [is_runnable(b) for b in (annotated, bare, cheap)] == [True, False, True]
+    doc.write_text("<!-- doc-test: skip-line: gnugo -->\n```bash\nrllab x\n```\n")   # a skip needs its reason
+    with pytest.raises(ValueError, match="bad doc-test directive"):
+        parse_blocks(doc)
 
 
 @pytest.fixture
@@ -218,8 +241,15 @@ def run_shell(block: Block, capsys) -> int:
     return ran
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.name, marks=[pytest.mark.slow] if b.slow else [])
-                                   for b in RUNNABLE])
+def marks(block: Block) -> list[pytest.MarkDecorator]:
+    """``slow`` as annotated; Mario blocks need the emulator (in CI, where skips fail, it is installed)."""
+    found = [pytest.mark.slow] if block.slow else []
+    if "mario" in block.text.lower():
+        found += [pytest.mark.mario, pytest.mark.skipif(not mario_available(), reason="needs `rllab setup mario`")]
+    return found
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.name, marks=marks(b)) for b in RUNNABLE])
 def test_snippet_runs(block, workspace, capsys):
     for command in block.setup:
         status = run_main(shlex.split(command)[1:])

@@ -6,22 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rllab.agents.go.az.features import (
-    BLACK_TO_PLAY,
-    LEGAL,
-    NUM_PLANES,
-    ONES,
-    OPP,
-    OPP_LIBS,
-    OWN,
-    OWN_LIBS,
-    PASSED,
-    augment,
-    ownership,
-    planes,
-    symmetry_actions,
-    symmetry_perms,
-)
+from rllab.agents.go.az import features as fp
+from rllab.agents.go.az.features import augment, ownership, planes, symmetry_actions, symmetry_perms
 from rllab.agents.go.az.net import AZNet, evaluator, load_net, save_net
 from rllab.agents.go.az.replay import Replay
 from rllab.agents.go.az.search import SearchConfig, TreeSearch, considered_visits, engine_state
@@ -54,19 +40,19 @@ def test_planes_of_a_known_position():
     # 5x5, row 0 at the bottom. Black: 0 (a1), 2 (c1); White: 1 (b1) is in atari (liberty 6 only), 10 (a3).
     engine = play(BatchedGo(1, 5), 0, 1, 2, 10)
     x = planes(engine)[0]
-    assert x.shape == (NUM_PLANES, 5, 5) and x.dtype == torch.uint8
-    flat = x.view(NUM_PLANES, 25)
-    assert flat[OWN].nonzero().flatten().tolist() == [0, 2]          # Black to move: own = black
-    assert flat[OPP].nonzero().flatten().tolist() == [1, 10]
-    assert flat[ONES].all() and flat[BLACK_TO_PLAY].all() and not flat[PASSED].any()
-    assert flat[OPP_LIBS].nonzero().flatten().tolist() == [1]        # white b1: one liberty
-    assert flat[OPP_LIBS + 2].nonzero().flatten().tolist() == [10]   # white a3: three
-    assert flat[OWN_LIBS].nonzero().flatten().tolist() == [0]        # black a1: only a2 is free
-    assert flat[OWN_LIBS + 1].nonzero().flatten().tolist() == [2]    # black c1: d1 and c2
-    assert flat[LEGAL, 6] == 1 and flat[LEGAL, 0] == 0
+    assert x.shape == (fp.NUM_PLANES, 5, 5) and x.dtype == torch.uint8
+    flat = x.view(fp.NUM_PLANES, 25)
+    assert flat[fp.OWN].nonzero().flatten().tolist() == [0, 2]          # Black to move: own = black
+    assert flat[fp.OPP].nonzero().flatten().tolist() == [1, 10]
+    assert flat[fp.ONES].all() and flat[fp.BLACK_TO_PLAY].all() and not flat[fp.PASSED].any()
+    assert flat[fp.OPP_LIBS].nonzero().flatten().tolist() == [1]        # white b1: one liberty
+    assert flat[fp.OPP_LIBS + 2].nonzero().flatten().tolist() == [10]   # white a3: three
+    assert flat[fp.OWN_LIBS].nonzero().flatten().tolist() == [0]        # black a1: only a2 is free
+    assert flat[fp.OWN_LIBS + 1].nonzero().flatten().tolist() == [2]    # black c1: d1 and c2
+    assert flat[fp.LEGAL, 6] == 1 and flat[fp.LEGAL, 0] == 0
     engine.step(torch.tensor([25]))                                    # Black passes: White to move
-    y = planes(engine)[0].view(NUM_PLANES, 25)
-    assert y[OWN].nonzero().flatten().tolist() == [1, 10] and y[PASSED].all() and not y[BLACK_TO_PLAY].any()
+    y = planes(engine)[0].view(fp.NUM_PLANES, 25)
+    assert y[fp.OWN].nonzero().flatten().tolist() == [1, 10] and y[fp.PASSED].all() and not y[fp.BLACK_TO_PLAY].any()
 
 
 def test_ownership_sums_to_the_area_count():
@@ -138,7 +124,7 @@ def test_sequential_halving_schedule():
 
 def uniform_material(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A 'trivially strong' evaluator: no policy preference, value = stone balance of the side to move."""
-    own, opp = x[:, OWN].flatten(1).sum(1).float(), x[:, OPP].flatten(1).sum(1).float()
+    own, opp = x[:, fp.OWN].flatten(1).sum(1).float(), x[:, fp.OPP].flatten(1).sum(1).float()
     return torch.zeros((len(x), x.shape[-1] ** 2 + 1)), torch.tanh((own - opp) / 3)
 
 
@@ -146,7 +132,7 @@ def uniform_material(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def test_search_prefers_the_obvious_capture(kind):
     # White's three stones b2, c2, d2 (6, 7, 8) have one liberty left, e2 (9); Black to move captures them there.
     engine = play(BatchedGo(1, 5), 1, 6, 2, 7, 3, 8, 11, 24, 12, 23, 13, 22, 5, 21)
-    assert int(engine.to_play[0]) == 0 and planes(engine)[0, OPP_LIBS].view(-1)[[6, 7, 8]].tolist() == [1, 1, 1]
+    assert int(engine.to_play[0]) == 0 and planes(engine)[0, fp.OPP_LIBS].view(-1)[[6, 7, 8]].tolist() == [1, 1, 1]
     search = TreeSearch(uniform_material, 5, 0.5, None, 1, SearchConfig(kind=kind, sims=120, considered=32))
     result = search.run(engine_state(engine), np.random.default_rng(0), noise=False)
     assert int(result.action[0]) == 9
@@ -179,14 +165,14 @@ def test_self_play_targets_follow_the_game_result():
     for length in samples.lengths:
         game = slice(start, start + length)
         first = samples.planes[start]
-        assert first[OWN].sum() == 0 and first[OPP].sum() == 0 and first[BLACK_TO_PLAY].all()
+        assert first[fp.OWN].sum() == 0 and first[fp.OPP].sum() == 0 and first[fp.BLACK_TO_PLAY].all()
         values = samples.value[game]
         assert torch.equal(values[1:], -values[:-1])     # the result flips with the side to move
         # the ownership target agrees with the result (komi 24.5 on 5x5: Black needs the whole board)
         black_area = int(samples.owner[start].sum())
         assert (black_area - 24.5 > 0) == (values[0] > 0) or values[0] == 0
         start += length
-    legal = torch.cat((samples.planes[:, LEGAL].flatten(1).bool(), torch.ones(len(samples), 1, dtype=torch.bool)), 1)
+    legal = torch.cat((samples.planes[:, fp.LEGAL].flatten(1).bool(), torch.ones(len(samples), 1, dtype=torch.bool)), 1)
     assert torch.allclose(samples.policy.sum(1), torch.ones(len(samples))) and (samples.policy[~legal] == 0).all()
 
 
@@ -203,7 +189,7 @@ def test_replay_keeps_the_newest_and_round_trips_packed():
     for name in ("planes", "policy", "value", "owner"):
         assert torch.equal(getattr(copy, name), getattr(replay, name))
     x, policy, value, owner = copy.sample(16, torch.Generator().manual_seed(0))
-    assert x.shape == (16, NUM_PLANES, 5, 5) and policy.shape == (16, 26) and owner.shape == (16, 25)
+    assert x.shape == (16, fp.NUM_PLANES, 5, 5) and policy.shape == (16, 26) and owner.shape == (16, 25)
     with pytest.raises(UserError, match="replay"):
         Replay(50, 5).load_state_dict(replay.state_dict())
 

@@ -54,9 +54,8 @@ def test_a_bare_zip_needs_env_and_algo_or_a_preset(run, tmp_path, monkeypatch, c
 
 def test_set_overrides_the_env_side_and_refuses_the_rest(run, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert run_main(["evaluate", str(run), "-n", "1", "--out", "short", "--set",
-                     "env_kwargs.max_episode_steps=5"]) == 0
-    result = evaluation(tmp_path / "short")
+    assert run_main(["evaluate", str(run), "-n", "1", "--set", "env_kwargs.max_episode_steps=5"]) == 0
+    result = evaluation(run / "evaluations" / "env_kwargs.max_episode_steps=5")   # the run's own result stays
     assert result["env_kwargs"] == {"max_episode_steps": 5} and result["length_mean"] <= 5
     assert run_main(["evaluate", str(run), "--set", "env_kwarg.max_episode_steps=5"]) == 2
     assert "did you mean 'env_kwargs'" in capsys.readouterr().err

@@ -126,7 +126,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path):
     (["train", "CartPole-v1", "--algo", "ppo", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "CartPole-v1", "--algo", "ppo", "--set", "lerning_rate=0.1"], "did you mean 'learning_rate'"),
     (["train", "--resume", "/nonexistent/run"], "run directory not found"),
-    (["evaluate", "/nonexistent/run"], "no such run directory, SB3 .zip or shipped model"),
+    (["evaluate", "/nonexistent/run"], "not found: it is neither a run directory"),
     (["train", "CartPole-v1", "--algo", "ppo", "--device", "tpu"], "unknown device"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path: Path, args, message):

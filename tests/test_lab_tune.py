@@ -11,13 +11,13 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from cli_helpers import run_main
 
 import rllab
 from rllab.agents import sb3
 from rllab.core.errors import UserError
 from rllab.core.runs import RunDir
 from rllab.lab.tune import STUDY_NAME, TuneConfig, load_space, plan_study
-from cli_helpers import run_main
 
 #: A small space (cheap PPO updates) that still varies several parameters, for fANOVA.
 SPACE = {"n_steps": {"choices": [32, 64]}, "batch_size": {"choices": [64]}, "n_epochs": {"choices": [1, 4]},

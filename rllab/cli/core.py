@@ -92,8 +92,9 @@ def evaluate(
     video: Path | None = typer.Option(None, "--video", help="Record the first episode (.gif or .mp4)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the first evaluation episode."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the results (default: the run directory; "
-                                                        "RUN/evaluations/<zip> for another zip of a run; "
-                                                        "evaluations/NAME for a shipped model or a bare zip)."),
+                                                        "RUN/evaluations/<zip>-<settings> for another zip or "
+                                                        "--set; evaluations/NAME for a shipped model or a bare "
+                                                        "zip)."),
     overrides: list[str] = typer.Option([], "--set", help="Change the env side: env_kwargs.K=V, "
                                         "eval.info_keywords=[...], wrappers=[...] (repeatable)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),

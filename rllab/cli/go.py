@@ -17,7 +17,7 @@ from rllab.cli.options import int_list
 from rllab.core.errors import UserError
 from rllab.envs.go.gtp_engine import GtpEngine
 from rllab.lab.bench.go import go_table
-from rllab.lab.bench.go_rules import crosscheck, crosscheck_batched, crosscheck_fast
+from rllab.lab.bench.go_rules import CrosscheckResult, crosscheck, crosscheck_batched, crosscheck_fast
 from rllab.lab.go_ladder import run_ladder
 from rllab.lab.go_match import match_specs, open_player, player_board_size
 
@@ -137,38 +137,32 @@ def bench_go_rules(
 ) -> None:
     """Rules cross-check: legal sets and returns vs OpenSpiel, batched engine and compiled board vs GoGame."""
     size_list = int_list(sizes, "--sizes")
+    checks = [("vs OpenSpiel", lambda n: crosscheck(n, games, seed=seed))]
+    if batched:
+        checks.append(("batched vs single", lambda n: crosscheck_batched(n, batched, seed=seed)))
+    if fast:
+        checks.append(("compiled vs single", lambda n: crosscheck_fast(n, fast, seed=seed)))
     failures = 0
     with Progress(console=console) as progress:
-        task = progress.add_task("cross-checking", total=len(size_list) * (1 + bool(batched) + bool(fast)))
+        task = progress.add_task("cross-checking", total=len(size_list) * len(checks))
         for size in size_list:
-            r = crosscheck(size, games, seed=seed)
-            progress.advance(task)
-            console.print(f"{size}x{size} vs OpenSpiel: {r.games} games, {r.positions:,} positions, "
-                          f"{r.differences} differences ({r.superko_games} superko draws, "
-                          f"{r.capped_games} hit the {2 * size * size}-move cap)")
-            failures += r.differences
-            for example in r.examples:
-                console.print(f"  {example}", style="red", markup=False)
-            if batched:
-                b = crosscheck_batched(size, batched, seed=seed)
+            for label, check in checks:
+                result = check(size)
                 progress.advance(task)
-                console.print(f"{size}x{size} batched vs single: {b.games} games, {b.positions:,} positions, "
-                              f"{b.differences} differences")
-                failures += b.differences
-                for example in b.examples:
-                    console.print(f"  {example}", style="red", markup=False)
-            if fast:
-                f = crosscheck_fast(size, fast, seed=seed)
-                progress.advance(task)
-                console.print(f"{size}x{size} compiled vs single: {f.games} games, {f.positions:,} positions, "
-                              f"{f.differences} differences ({f.superko_games} superko draws, {f.capped_games} "
-                              "at the cap)")
-                failures += f.differences
-                for example in f.examples:
-                    console.print(f"  {example}", style="red", markup=False)
+                failures += _print_crosscheck(f"{size}x{size} {label}", result)
     if failures:
         raise UserError(f"{failures} rule differences found")
     console.print("no differences")
+
+
+def _print_crosscheck(label: str, r: CrosscheckResult) -> int:
+    """One line per check (games, positions, differences, draws and capped games), then any differing positions."""
+    cap = 2 * r.size * r.size
+    console.print(f"{label}: {r.games} games, {r.positions:,} positions, {r.differences} differences "
+                  f"({r.superko_games} superko draws, {r.capped_games} hit the {cap}-move cap)")
+    for example in r.examples:
+        console.print(f"  {example}", style="red", markup=False)
+    return r.differences
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from rllab.agents import sb3
 from rllab.core.device import resolve_device
 from rllab.core.errors import Interrupted, UserError
 from rllab.core.runs import RunDir, default_run_path
-from rllab.core.shipped import is_shipped, resolve_model_path, shipped_names
+from rllab.core.shipped import resolve_model_path, shipped_names
 from rllab.core.train_config import TrainConfig, build_config
 from rllab.lab.compose import ComposeResult, compose
 from rllab.lab.experiment import load_spec
@@ -109,18 +109,16 @@ def evaluate(run_dir: str | Path, episodes: int = 10, *, deterministic: bool = T
     (``{"env_kwargs.opponent": "gnugo:1"}``).
     """
     if not Path(run_dir).exists() and str(run_dir) not in shipped_names():
-        raise UserError(f"{run_dir}: no such run directory, SB3 .zip or shipped model; "
-                        f"shipped models: {', '.join(shipped_names()) or 'none'}")
+        raise UserError(f"{run_dir} not found: it is neither a run directory nor a shipped model; "
+                        f"shipped models: {', '.join(shipped_names()) or 'none'}; or give an SB3 .zip's path")
     path = resolve_model_path(run_dir)
-    out_dir = Path(out) if out is not None else None
-    if out_dir is None and is_shipped(path):
-        out_dir = Path("evaluations") / path.name
     target = sb3.resolve_target(path, env=env, algo=algo, preset=preset, overrides=overrides)
+    out_dir = Path(out) if out is not None else target.out
     summary = sb3.evaluate_target(target, episodes, deterministic, Path(video) if video else None, seed,
                                   out=out_dir, device=resolve_device(device))
     metrics = {k: v for k, v in summary.items()
                if k.endswith(("_mean", "_rate")) or k in ("return_std", "episodes")}
-    return EvaluationResult(path, metrics, summary["episodes_detail"], out_dir or target.out)
+    return EvaluationResult(path, metrics, summary["episodes_detail"], out_dir)
 
 
 def run_experiment(spec: str | Path, out: str | Path | None = None, *, workers: int = 2, backend: str = "local",

@@ -218,7 +218,8 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
 
     plot_curves(curves, out / "curves.png")
     timings["total"] = time.perf_counter() - started
-    table = write_report(out, rows, timings, config.preset, base.to_dict(), n_eval, dev, labels)
+    table = write_report(out, rows, timings, config.preset, base.to_dict(), n_eval, dev, labels,
+                         chosen.temperature)
     write_tutor_html(out, rows, labels, (*TABLE1_KEYS, *EXTRA_KEYS), [c.line()[2:] for c in targets_check(rows)],
                      prior=prior, models=models, primers=primers, reward=reward, device=dev, seed=config.seed,
                      temperature=chosen.temperature)

@@ -154,16 +154,19 @@ def plot_curves(curves: dict[str, list[dict[str, float]]], path: Path) -> None:
 
 
 def write_report(out: Path, rows: dict[str, dict[str, float]], timings: dict[str, float], preset: str,
-                 tuner_cfg: dict[str, Any], n_eval: int, device: str, labels: dict[str, str] | None = None) -> str:
+                 tuner_cfg: dict[str, Any], n_eval: int, device: str, labels: dict[str, str] | None = None,
+                 temperature: float = 1.0) -> str:
     """``report.md`` and ``table.json``; returns the markdown table (``labels``: column names, default
-    :data:`METHOD_LABELS`)."""
+    :data:`METHOD_LABELS`; ``temperature``: the one the tuned policies were sampled at, said in the text)."""
     labels = {**METHOD_LABELS, **(labels or {})}
+    sampled = "" if temperature == 1 else f" The tuned policies' logits are divided by T = {temperature:g}."
     table = format_table({labels[m]: r for m, r in rows.items()}, keys=(*TABLE1_KEYS, *EXTRA_KEYS))
     lines = [
         "# Sequence Tutor report", "",
         f"Preset `{preset}` on `{device}`; {n_eval} compositions of {tuner_cfg['length']} steps per model, sampled "
-        "from each model's policy (softmax of Q for Q and RL only, ∝ exp Ψ for Ψ, ∝ p·exp G for G, the Note RNN "
-        "itself for the Note RNN). `log_p_mean` is the mean per-note log p(a|s) under the Note RNN, `kl_mean` the "
+        "from each model's policy (softmax of Q for Q and RL only, ∝ exp Ψ for Ψ, ∝ p·exp G for G, the prior "
+        f"itself, at T = 1, for the {labels['note_rnn']} column).{sampled} `log_p_mean` is the mean per-note "
+        "log p(a|s) under that prior, `kl_mean` the "
         "mean per-step KL(π‖p), `r_mt_mean` the mean per-note music-theory reward. Diversity: distinct n-grams "
         "are the share of distinct token n-grams among all n-grams of the compositions (so compare models over the "
         "same number of compositions); the `*_overlap` rows are the shared area of the pooled pitch-class, interval "
