@@ -57,18 +57,27 @@ def test_same_seed_same_result(tmp_path: Path):
     assert returns[0] == returns[1]
 
 
+def _evaluated_past(run: RunDir) -> bool:
+    """Whether ``evaluations.csv`` has a row later than the newest checkpoint."""
+    latest, curve = run.latest_checkpoint(".zip"), run.path / "evaluations.csv"
+    if latest is None or not curve.exists():
+        return False
+    with curve.open() as handle:
+        return any(int(float(r["timesteps"])) > latest.step for r in csv.DictReader(handle) if r.get("timesteps"))
+
+
 def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path):
     out = tmp_path / "killed"
     args = [sys.executable, "-m", "rllab.cli", "train", "CartPole-v1", "--algo", "dqn", "--steps", "200000",
-            "--out", str(out), "--no-progress", "--set", "checkpoint.freq=500", "--set", "eval.freq=250",
+            "--out", str(out), "--no-progress", "--set", "checkpoint.freq=1000", "--set", "eval.freq=250",
             "--set", "eval.episodes=1", "--set", "learning_starts=100", "--set", "stop_at_reward=null"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     try:
         while time.time() < deadline:
             run = RunDir(out)
-            if (out / "config.yaml").exists() and len(run.checkpoints(".zip")) >= 2:
-                break
+            if (out / "config.yaml").exists() and len(run.checkpoints(".zip")) >= 2 and _evaluated_past(run):
+                break   # killed with evaluation rows past its newest checkpoint, which the resume must drop
             assert proc.poll() is None, proc.stderr.read().decode()
             time.sleep(0.2)
         else:
@@ -83,7 +92,7 @@ def test_sigkill_then_resume_continues_from_the_checkpoint(tmp_path: Path):
 
     with (out / "evaluations.csv").open() as handle:
         evaluated_before = [int(float(r["timesteps"])) for r in csv.DictReader(handle)]
-    assert max(evaluated_before) >= last   # evaluations logged after the checkpoint, which the resume must drop
+    assert max(evaluated_before) > last   # evaluations logged after the checkpoint, which the resume must drop
 
     # Finish quickly: the resumed run keeps its config, so shorten the budget in the stored config.
     config = run.config
