@@ -8,41 +8,29 @@ the machine and its load, so no preset uses it).
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from torch import nn
 
+from rllab.agents.window_trainer import PROGRESS_FILE, WindowTrainer, WindowTrainingConfig
 from rllab.core import atomic
 from rllab.core.config import NOTE_RNN_PRESETS, from_mapping
 from rllab.core.device import limit_cpu_threads, resolve_device
 from rllab.core.errors import UserError
-from rllab.core.runs import RunDir, default_run_path, load_torch
+from rllab.core.runs import RunDir, default_run_path
 from rllab.music.corpus import Corpus, load_corpus
 from rllab.music.note_rnn import FORMAT, MODEL_FILE, NoteRNN, save_note_rnn
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
 
-PROGRESS_FILE = "progress.csv"
-METRICS_FILE = "metrics.json"
-
 
 @dataclass
-class NoteRNNConfig:
+class NoteRNNConfig(WindowTrainingConfig):
     """Training settings (a preset in ``rllab/presets/note_rnn/``, ``--set key=value``); defaults = the paper's."""
 
     description: str = ""
@@ -51,36 +39,16 @@ class NoteRNNConfig:
     dropout: float = 0.0
     bar_position: bool = False
     collections: str = "default"
-    steps: int = 3000
-    batch_size: int = 128
-    seq_len: int = 192
-    start_fraction: float = 0.25
     lr: float = 0.01
     lr_decay: float = 0.85
     lr_decay_every: int = 500
     l2: float = 2.5e-5
-    clip_norm: float = 5.0
     skip_first_losses: int = 8
-    eval_every: int = 250
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 3
-    time_limit_min: float | None = None
-    amp: bool = True
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "seq_len", "eval_every", "checkpoint_every", "hidden_size", "num_layers",
-                    "keep_checkpoints", "lr_decay_every"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"Note RNN setting {key} must be a positive integer, got {value!r}")
+        self.check_positive("Note RNN", ("hidden_size", "num_layers", "lr_decay_every"))
         if not isinstance(self.bar_position, bool):
             raise UserError(f"bar_position must be true or false, got {self.bar_position!r}")
-        if self.time_limit_min is not None and not self.time_limit_min > 0:
-            raise UserError(f"time_limit_min must be positive or null, got {self.time_limit_min!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def note_rnn_config(preset: str | None = "paper", overrides: dict[str, Any] | None = None) -> NoteRNNConfig:
@@ -168,12 +136,13 @@ def resume_note_rnn(out: str | os.PathLike[str], overrides: dict[str, Any] | Non
     return NoteRNNTrainer(run, config, device, corpus, progress).fit()
 
 
-class NoteRNNTrainer:
+class NoteRNNTrainer(WindowTrainer):
     """One training run: model, optimiser, schedule, sampler and counters, checkpointed as one blob."""
 
+    label = "Note RNN"
+
     def __init__(self, run: RunDir, config: NoteRNNConfig, device: str, corpus: Corpus | None, progress: bool):
-        self.run, self.config, self.show_progress = run, config, progress
-        self.device = torch.device(resolve_device(device))
+        super().__init__(run, config, torch.device(resolve_device(device)), progress)
         if self.device.type == "cpu":
             limit_cpu_threads(1)
         self.corpus = corpus if corpus is not None else load_corpus(config.collections, progress=progress)
@@ -188,44 +157,12 @@ class NoteRNNTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.sampler = WindowSampler(self.corpus.train, self.model.bos_token, config.seq_len, config.start_fraction,
                                      config.skip_first_losses)
-        self.step, self.wall_before, self.cpu_before = 0, 0.0, 0.0
-        self.started, self.cpu_started = time.perf_counter(), time.process_time()
-        self.loss_avg, self.acc_avg = math.nan, math.nan
-        self.last_eval: dict[str, float] = {}
-        self.evaluated_at = -1
+        self.acc_avg = math.nan
 
-    # -- clocks and state ---------------------------------------------------------------------------------------
-    def wall(self) -> float:
-        return self.wall_before + time.perf_counter() - self.started
+    def model_blob(self) -> dict[str, Any]:
+        return {"format": FORMAT, "config": dict(self.model.config),
+                "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}, "extra": {}}
 
-    def cpu(self) -> float:  # this process's CPU seconds: the fair measure on a shared machine
-        return self.cpu_before + time.process_time() - self.cpu_started
-
-    def checkpoint(self) -> None:
-        model = self.model
-        blob = {"model": {"format": FORMAT, "config": dict(model.config),
-                          "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": {}},
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(), "step": self.step,
-                "wall_s": self.wall(), "cpu_s": self.cpu()}
-        self.run.save_checkpoint(self.step, lambda tmp: torch.save(blob, tmp), keep=self.config.keep_checkpoints)
-
-    def restore(self) -> None:
-        latest = self.run.latest_checkpoint()
-        if latest is None:
-            return
-        ckpt = load_torch(latest.path)
-        self.model.load_state_dict(ckpt["model"]["state_dict"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.generator.set_state(ckpt["generator"])
-        if "torch_rng" in ckpt:
-            torch.set_rng_state(ckpt["torch_rng"])
-        self.step, self.wall_before = int(ckpt["step"]), float(ckpt["wall_s"])
-        self.cpu_before = float(ckpt.get("cpu_s", 0.0))
-        self.run.truncate_rows(PROGRESS_FILE, "step", self.step)
-
-    # -- the loop -------------------------------------------------------------------------------------------------
     def train_step(self) -> None:
         config, model, device = self.config, self.model, self.device
         inputs, targets, start = self.sampler.batch(config.batch_size, self.generator)
@@ -264,46 +201,11 @@ class NoteRNNTrainer:
             info += f" | valid acc {self.last_eval['valid_accuracy']:.3f} nll {self.last_eval['valid_nll']:.3f}"
         return info
 
-    def fit(self) -> Path:
-        """Train to the step budget (or the opt-in time limit); Ctrl-C writes a checkpoint first."""
-        config = self.config
-        self.restore()
-        self.run.set_status("running", steps=self.step)
-        limit_s = None if config.time_limit_min is None else 60.0 * float(config.time_limit_min)
-        self.started, self.cpu_started = time.perf_counter(), time.process_time()
-        self.model.train()
-        try:
-            with _progress_bar(self.show_progress) as bar:
-                task = bar.add_task("note-rnn", total=config.steps, completed=self.step, info="") if bar else None
-                while self.step < config.steps and (limit_s is None or self.wall() < limit_s):
-                    self.train_step()
-                    if self.step % config.eval_every == 0 or self.step == config.steps:
-                        self.evaluate()
-                    if self.step % config.checkpoint_every == 0:
-                        self.checkpoint()
-                        self.run.set_status("running", steps=self.step, wall_s=round(self.wall(), 1),
-                                            steps_per_second=round(self.step / max(self.wall(), 1e-9), 2))
-                    if bar is not None:
-                        bar.update(task, completed=self.step, info=self.describe())
-        except KeyboardInterrupt:
-            self.checkpoint()
-            self.run.set_status("interrupted", steps=self.step, wall_s=round(self.wall(), 1))
-            raise
-        return self.finish()
-
-    def finish(self) -> Path:
-        if self.evaluated_at != self.step:
-            self.evaluate()
-        self.checkpoint()
+    def save_model(self) -> None:
         save_note_rnn(self.model, self.run.path / MODEL_FILE, steps=self.step, spec=self.spec.to_dict())
-        metrics = {**self.last_eval, "steps": self.step, "wall_s": round(self.wall(), 1),
-                   "cpu_s": round(self.cpu(), 1), "device": str(self.device),
-                   "train_loss_ema": self.loss_avg, "train_accuracy_ema": self.acc_avg,
-                   "params": sum(p.numel() for p in self.model.parameters()),
-                   "stopped_by_time_limit": self.step < self.config.steps}
-        atomic.write_json(self.run.path / METRICS_FILE, metrics)
-        self.run.set_status("finished", steps=self.step, wall_s=round(self.wall(), 1))
-        return self.run.path
+
+    def extra_metrics(self) -> dict[str, Any]:
+        return {"train_accuracy_ema": self.acc_avg}
 
 
 def corpus_spec(corpus: Corpus) -> TokenSpec:
@@ -311,9 +213,3 @@ def corpus_spec(corpus: Corpus) -> TokenSpec:
     recorded = getattr(corpus, "manifest", {}).get("spec")
     return TokenSpec.from_dict(recorded) if recorded else PAPER_SPEC
 
-
-def _progress_bar(enabled: bool) -> Any:
-    if not enabled:
-        return contextlib.nullcontext(None)
-    return Progress(TextColumn("[bold]training Note RNN"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[info]}"))

@@ -10,8 +10,6 @@ The budget is a number of updates (``time_limit_min`` is an opt-in wall-clock ca
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import math
 import os
 import time
@@ -20,27 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
 from rllab.agents.note_rnn_trainer import WindowSampler, corpus_spec
+from rllab.agents.window_trainer import METRICS_FILE, PROGRESS_FILE, WindowTrainer, WindowTrainingConfig
 from rllab.core import atomic
 from rllab.core.config import PresetKind, from_mapping
 from rllab.core.device import limit_cpu_threads, resolve_device
 from rllab.core.errors import UserError, choices_hint
-from rllab.core.runs import RunDir, default_run_path, load_torch
+from rllab.core.runs import RunDir, default_run_path
 from rllab.music.corpus import Corpus, load_corpus
 from rllab.music.note_rnn import FORMAT, MODEL_FILE
 from rllab.music.priors import CopyLSTMPrior, MarkovConfig, TransformerPrior, fit_baseline, save_prior, score_prior
 
 PRIOR_PRESETS = PresetKind("prior", "prior preset")
 KINDS = ("copy_lstm", "transformer", "markov")
-PROGRESS_FILE = "progress.csv"
-METRICS_FILE = "metrics.json"
 
 
 @dataclass
-class PriorTrainConfig:
+class PriorTrainConfig(WindowTrainingConfig):
     """A prior preset (``rllab/presets/prior/``): the family, its shape and, for the Transformer, its training."""
 
     description: str = ""
@@ -60,35 +56,20 @@ class PriorTrainConfig:
     steps: int = 4000
     batch_size: int = 16
     seq_len: int = 256
-    start_fraction: float = 0.25
+    clip_norm: float = 1.0
+    eval_every: int = 500
     lr: float = 2e-3
     warmup: int = 200
     min_lr_fraction: float = 0.05
     weight_decay: float = 0.01
-    clip_norm: float = 1.0
-    eval_every: int = 500
-    checkpoint_every: int = 250
-    keep_checkpoints: int = 3
-    time_limit_min: float | None = None
-    amp: bool = True
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UserError(f"unknown prior kind {self.kind!r}; {choices_hint(KINDS)}")
-        for key in ("steps", "batch_size", "seq_len", "eval_every", "checkpoint_every", "keep_checkpoints", "dim",
-                    "layers", "heads", "ff", "hidden", "key_dim"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UserError(f"prior setting {key} must be a positive integer, got {value!r}")
+        self.check_positive("prior", ("dim", "layers", "heads", "ff", "hidden", "key_dim"))
         if not (self.lr > 0 and 0 <= self.min_lr_fraction <= 1 and self.warmup >= 0):
             raise UserError("lr must be positive, min_lr_fraction in [0, 1] and warmup >= 0")
-        if self.time_limit_min is not None and not self.time_limit_min > 0:
-            raise UserError(f"time_limit_min must be positive or null, got {self.time_limit_min!r}")
         from_mapping(MarkovConfig, self.markov, "markov")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     def model(self, num_classes: int, bar_steps: int) -> CopyLSTMPrior | TransformerPrior:
         if self.kind == "copy_lstm":
@@ -140,12 +121,14 @@ def _count_markov(run: RunDir, config: PriorTrainConfig, corpus: Corpus) -> Path
     return run.path
 
 
-class PriorTrainer:
+class PriorTrainer(WindowTrainer):
     """One neural prior's training run: model, optimiser, schedule, sampler and counters, checkpointed as one blob."""
 
+    label = "prior"
+
     def __init__(self, run: RunDir, config: PriorTrainConfig, device: str, corpus: Corpus, progress: bool):
-        self.run, self.config, self.corpus, self.show_progress = run, config, corpus, progress
-        self.device = torch.device(resolve_device(device))
+        super().__init__(run, config, torch.device(resolve_device(device)), progress)
+        self.corpus = corpus
         if self.device.type == "cpu":
             limit_cpu_threads(1)
         torch.manual_seed(config.seed)
@@ -159,11 +142,6 @@ class PriorTrainer:
         self.use_amp = bool(config.amp) and self.device.type == "cuda"
         self.generator = torch.Generator().manual_seed(config.seed)
         self.sampler = WindowSampler(corpus.train, self.model.bos_token, config.seq_len, config.start_fraction, 0)
-        self.step, self.wall_before, self.cpu_before = 0, 0.0, 0.0
-        self.started, self.cpu_started = time.perf_counter(), time.process_time()
-        self.loss_avg = math.nan
-        self.last_eval: dict[str, float] = {}
-        self.evaluated_at = -1
 
     def lr_factor(self, step: int) -> float:
         cfg = self.config
@@ -172,35 +150,10 @@ class PriorTrainer:
         done = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
         return cfg.min_lr_fraction + (1 - cfg.min_lr_fraction) * 0.5 * (1 + math.cos(math.pi * done))
 
-    def wall(self) -> float:
-        return self.wall_before + time.perf_counter() - self.started
-
-    def cpu(self) -> float:
-        return self.cpu_before + time.process_time() - self.cpu_started
-
-    def checkpoint(self) -> None:
-        blob = {"model": self.model_blob(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state(),
-                "torch_rng": torch.get_rng_state(), "step": self.step, "wall_s": self.wall(), "cpu_s": self.cpu()}
-        self.run.save_checkpoint(self.step, lambda tmp: torch.save(blob, tmp), keep=self.config.keep_checkpoints)
-
     def model_blob(self) -> dict[str, Any]:
         return {"format": FORMAT, "config": dict(self.model.config),
                 "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "extra": {"spec": self.spec.to_dict()}}
-
-    def restore(self) -> None:
-        latest = self.run.latest_checkpoint()
-        if latest is None:
-            return
-        ckpt = load_torch(latest.path)
-        self.model.load_state_dict(ckpt["model"]["state_dict"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.generator.set_state(ckpt["generator"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        self.step, self.wall_before, self.cpu_before = int(ckpt["step"]), float(ckpt["wall_s"]), float(ckpt["cpu_s"])
-        self.run.truncate_rows(PROGRESS_FILE, "step", self.step)
 
     def train_step(self) -> None:
         cfg, device = self.config, self.device
@@ -234,48 +187,6 @@ class PriorTrainer:
             info += f" | valid nll {self.last_eval['valid_nll']:.3f} acc {self.last_eval['valid_accuracy']:.3f}"
         return info
 
-    def fit(self) -> Path:
-        """Train to the step budget (or the opt-in time limit); Ctrl-C writes a checkpoint first."""
-        cfg = self.config
-        self.restore()
-        self.run.set_status("running", steps=self.step)
-        limit_s = None if cfg.time_limit_min is None else 60.0 * float(cfg.time_limit_min)
-        self.started, self.cpu_started = time.perf_counter(), time.process_time()
-        self.model.train()
-        try:
-            with _progress_bar(self.show_progress) as bar:
-                task = bar.add_task("prior", total=cfg.steps, completed=self.step, info="") if bar else None
-                while self.step < cfg.steps and (limit_s is None or self.wall() < limit_s):
-                    self.train_step()
-                    if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                        self.evaluate()
-                    if self.step % cfg.checkpoint_every == 0:
-                        self.checkpoint()
-                        self.run.set_status("running", steps=self.step, wall_s=round(self.wall(), 1))
-                    if bar is not None:
-                        bar.update(task, completed=self.step, info=self.describe())
-        except KeyboardInterrupt:
-            self.checkpoint()
-            self.run.set_status("interrupted", steps=self.step, wall_s=round(self.wall(), 1))
-            raise
-        return self.finish()
-
-    def finish(self) -> Path:
-        if self.evaluated_at != self.step:
-            self.evaluate()
-        self.checkpoint()
+    def save_model(self) -> None:
         save_prior(self.model.eval(), self.run.path / MODEL_FILE, spec=self.spec.to_dict(), steps=self.step)
-        metrics = {**self.last_eval, "steps": self.step, "wall_s": round(self.wall(), 1),
-                   "cpu_s": round(self.cpu(), 1), "device": str(self.device), "train_loss_ema": self.loss_avg,
-                   "params": sum(p.numel() for p in self.model.parameters()),
-                   "stopped_by_time_limit": self.step < self.config.steps}
-        atomic.write_json(self.run.path / METRICS_FILE, metrics)
-        self.run.set_status("finished", steps=self.step, wall_s=round(self.wall(), 1))
-        return self.run.path
 
-
-def _progress_bar(enabled: bool) -> Any:
-    if not enabled:
-        return contextlib.nullcontext(None)
-    return Progress(TextColumn("[bold]training prior"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[info]}"))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 import torch
+from melody_helpers import tiny_corpus
 
 from rllab.agents.note_rnn_trainer import (
     NoteRNNConfig,
@@ -20,21 +20,6 @@ from rllab.agents.note_rnn_trainer import (
 from rllab.core.errors import UserError
 from rllab.music.note_rnn import NoteRNN, load_note_rnn, sample, save_note_rnn, sequence_log_probs
 from rllab.music.tokens import PAPER_SPEC, TokenSpec
-
-
-@dataclass
-class TinyCorpus:
-    """Synthetic melodies with a strict pattern: a model that learns reaches near-perfect accuracy."""
-
-    train: list = field(default_factory=list)
-    valid: list = field(default_factory=list)
-    manifest: dict = field(default_factory=lambda: {"spec": PAPER_SPEC.to_dict()})
-
-
-def tiny_corpus() -> TinyCorpus:
-    pattern = np.array([14, 1, 18, 1, 21, 1, 1, 0], dtype=np.uint8)
-    melodies = [np.tile(pattern, 4 + i % 3) for i in range(12)]
-    return TinyCorpus(train=melodies[:10], valid=melodies[10:])
 
 
 def test_forward_shapes_and_state():

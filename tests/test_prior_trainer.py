@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
 
-import numpy as np
 import pytest
 import torch
+from melody_helpers import tiny_corpus
 
 from rllab.agents.prior_trainer import (
     PRIOR_PRESETS,
@@ -21,23 +20,6 @@ from rllab.agents.prior_trainer import (
 )
 from rllab.core.errors import UserError
 from rllab.music.priors import CopyLSTMPrior, MarkovPrior, TransformerPrior, load_prior
-from rllab.music.tokens import PAPER_SPEC
-
-
-@dataclass
-class TinyCorpus:
-    """A strict pattern: a model that learns gets almost every step right."""
-
-    train: list = field(default_factory=list)
-    valid: list = field(default_factory=list)
-    manifest: dict = field(default_factory=lambda: {"spec": PAPER_SPEC.to_dict()})
-
-
-def tiny_corpus() -> TinyCorpus:
-    pattern = np.array([14, 1, 18, 1, 21, 1, 1, 0], dtype=np.uint8)
-    melodies = [np.tile(pattern, 4 + i % 3) for i in range(12)]
-    return TinyCorpus(train=melodies[:10], valid=melodies[10:])
-
 
 TINY = dict(kind="transformer", dim=32, layers=1, heads=2, ff=64, dropout=0.0, steps=40, batch_size=8, seq_len=24,
             lr=0.01, warmup=5, eval_every=20, checkpoint_every=20)

@@ -76,5 +76,5 @@ def train_tuner(config: TunerConfig, prior: NoteRNN, run_path: Path, *, device: 
         save_torch(tuner.critic.state_dict(), run.path / "critic.pt")
     atomic.write_json(run.path / CURVES_FILE, tuner.curves)
     run.set_status("finished", steps=tuner.steps, updates=tuner.updates, wall_s=round(tuner.wall, 1),
-                   steps_per_s=round(tuner.steps / max(tuner.wall, 1e-9), 1))
+                   steps_per_second=round(tuner.steps / max(tuner.wall, 1e-9), 1))
     return tuner

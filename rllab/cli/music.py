@@ -11,8 +11,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from rllab.agents.note_rnn_trainer import METRICS_FILE, note_rnn_config, resume_note_rnn, train_note_rnn
+from rllab.agents.note_rnn_trainer import note_rnn_config, resume_note_rnn, train_note_rnn
 from rllab.agents.prior_trainer import PRIOR_PRESETS, prior_config, resume_prior, train_prior
+from rllab.agents.window_trainer import METRICS_FILE
 from rllab.cli.console import console
 from rllab.core import atomic
 from rllab.core.config import NOTE_RNN_PRESETS, parse_overrides

@@ -18,14 +18,7 @@ import numpy as np
 
 from rllab.core import atomic
 from rllab.core.errors import UserError
-from rllab.music.tokens import (
-    NO_EVENT,
-    NOTE_OFF,
-    NUM_SPECIAL,
-    PAPER_SPEC,
-    TokenSpec,
-    validate_tokens,
-)
+from rllab.music.tokens import NO_EVENT, NOTE_OFF, NUM_SPECIAL, PAPER_SPEC, TokenSpec, validate_tokens
 
 DEFAULT_QPM = 80.0
 VELOCITY = 100

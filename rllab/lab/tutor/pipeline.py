@@ -24,8 +24,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from rllab.agents.note_rnn_trainer import METRICS_FILE, NoteRNNConfig, note_rnn_config, resume_note_rnn, train_note_rnn
+from rllab.agents.note_rnn_trainer import NoteRNNConfig, note_rnn_config, resume_note_rnn, train_note_rnn
 from rllab.agents.tutor import METHODS, TunerConfig, evaluate, train_tuner
+from rllab.agents.window_trainer import METRICS_FILE
 from rllab.core.config import TUTOR_PRESETS, from_mapping, unknown_name
 from rllab.core.device import limit_cpu_threads, resolve_device
 from rllab.core.errors import UserError, choices_hint
