@@ -104,3 +104,15 @@ def test_compose_writes_a_page_per_run_with_every_model_side_by_side(tmp_path):
     # the grid (3 melodies x 2 models) and one section per model (3 each)
     assert len([r for r in refs if r.endswith(".wav")]) == 12
     assert result.tokens.shape == (3, 32) and "a (T=1, n=3, 32 steps)" in result.table.read_text()
+
+
+def test_a_sample_without_a_note_is_listed_not_drawn(tmp_path):
+    torch.manual_seed(0)
+    model = NoteRNN(hidden_size=16).eval()
+    write_samples(tmp_path / "q", np.full((1, 32), 1, dtype=np.uint8), 1, "q")   # NOTE_OFF throughout: silence
+    page = write_tutor_html(tmp_path, {"q": {"notes_not_in_key": 0.0}}, {"q": "Q"}, ("notes_not_in_key",), [],
+                            prior=model, models={"q": model}, primers=None, reward=RewardSpec(), device="cpu",
+                            seed=0, side_by_side=1, per_method=1)
+    text = page.read_text()
+    assert "Q: 1 sample(s) without a note not shown (sample_000.mid)" in text
+    assert "q/sample_000.wav" not in local_references(page)

@@ -23,6 +23,7 @@ import torch
 
 from rllab.agents.tutor import rollout
 from rllab.core import atomic
+from rllab.core.errors import UserError
 from rllab.envs.melody import MelodyVecEnv, RewardSpec
 from rllab.music.metrics import format_value
 from rllab.music.midi import midi_to_tokens, piano_roll_png, tokens_to_wav
@@ -135,9 +136,18 @@ def write_tutor_html(out: Path, rows: Mapping[str, Mapping[str, float]], labels:
     page.grid = grid
     for method in methods:
         files = sorted((out / method).glob("sample_*.mid"))[:per_method]
-        page.sections[labels[method]] = [
-            render_clip(midi_to_tokens(f), out / method, f.stem, out, f"{labels[method]} #{i}")
-            for i, f in enumerate(files)]
+        clips, silent = [], []
+        for i, f in enumerate(files):
+            try:
+                tokens = midi_to_tokens(f)
+            except UserError:   # a tuned model can write a melody without a note: nothing to draw or play
+                silent.append(f.name)
+                continue
+            clips.append(render_clip(tokens, out / method, f.stem, out, f"{labels[method]} #{i}"))
+        page.sections[labels[method]] = clips
+        if silent:
+            page.intro.append(f"{labels[method]}: {len(silent)} sample(s) without a note not shown "
+                              f"({', '.join(silent)}).")
     return write_page(out, page)
 
 
