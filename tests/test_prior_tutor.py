@@ -163,3 +163,10 @@ def test_the_tradeoff_summary_and_plot(tmp_path):
     assert result.plot.stat().st_size > 10_000 and "| Q | 0.5 | 3 |" in (tmp_path / "tradeoff.md").read_text()
     with pytest.raises(UserError, match="missing"):
         summarize(tmp_path, ("q",), (1.0,), (0,))
+
+
+def test_the_diverse_preset_tunes_the_shipped_copy_lstm_without_a_note_rnn():
+    section = TUTOR_PRESETS.load("diverse")[1]["prior"]
+    chosen = select_prior(section, lambda: pytest.fail("the diverse preset needs no Note RNN"), "cpu")
+    assert isinstance(chosen.prior, CopyLSTMPrior) and chosen.start is None and chosen.temperature == 1.3
+    assert not any(p.requires_grad for p in chosen.prior.parameters())   # the KL prior stays frozen
