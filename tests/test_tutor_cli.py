@@ -113,11 +113,13 @@ def test_sb3_trains_on_the_melody_env_through_rllab_train(note_rnn_path, tmp_pat
 
 
 def test_a_seed_fixes_the_tuned_models_and_the_table(note_rnn_path, tmp_path):
+    """The same seed twice, once tuning the methods one after another and once in two processes: same bytes."""
     outs = [tmp_path / "a", tmp_path / "b"]
-    for out in outs:
+    for out, workers in zip(outs, ("1", "2"), strict=True):
         assert run_cli(["tutor", "--out", str(out), "--note-rnn", str(note_rnn_path), "--methods", "q,psi",
                         "--steps", "1024", "--compositions", "64", "--samples", "1", "--device", "cpu",
-                        "--seed", "3"]) == 0
+                        "--seed", "3", "--workers", workers]) == 0
+    assert "(2 processes)" in json.dumps(json.loads((outs[1] / "timings.json").read_text()))
     assert (outs[0] / "table.json").read_bytes() == (outs[1] / "table.json").read_bytes()
     for method in ("q", "psi"):
         a = torch.load(outs[0] / "runs" / method / "model.pt", weights_only=True)["state_dict"]

@@ -33,6 +33,7 @@ from rllab.core.errors import UserError, choices_hint
 from rllab.core.runs import CONFIG_FILE
 from rllab.envs.melody import load_primers, prior_cache_root, resolve_prior
 from rllab.lab.tutor.html import write_tutor_html
+from rllab.lab.tutor.parallel import parallel_workers, tune_in_parallel
 from rllab.lab.tutor.priors import select_prior
 from rllab.lab.tutor.report import (
     EXTRA_KEYS,
@@ -83,6 +84,7 @@ class TutorConfig:
     compositions: int | None = None  # compositions per model for the table
     samples: int | None = None       # MIDI + piano-roll samples per model
     seed: int = 0
+    workers: int | None = None       # tuner processes on CPU (default: one per core, up to the number of methods)
 
 
 @dataclass
@@ -193,14 +195,21 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.completed:,.0f}/{task.total:,.0f}"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
+        tasks = {m: progress.add_task(f"tuning {METHOD_LABELS[m]}", total=base.steps) for m in methods}
+        workers = parallel_workers(methods, dev, config.workers)
+        if workers > 1:   # train side by side, then reopen the finished runs below
+            t0 = time.perf_counter()
+            tune_in_parallel({m: {**tuner_fields, "method": m} for m in methods}, prior, out / "runs", primers,
+                             chosen.start, workers, lambda m, steps: progress.update(tasks[m], completed=steps))
+            timings[f"tune {', '.join(methods)} ({workers} processes)"] = time.perf_counter() - t0
         for method in methods:
             cfg = from_mapping(TunerConfig, {**tuner_fields, "method": method}, "tuner")
-            task = progress.add_task(f"tuning {METHOD_LABELS[method]}", total=cfg.steps)
             t0 = time.perf_counter()
             tuner = train_tuner(cfg, prior, out / "runs" / method, device=dev, primers=primers,
-                                progress=_updater(progress, task), start=chosen.start)
-            progress.update(task, completed=cfg.steps)
-            timings[f"tune {method}"] = time.perf_counter() - t0
+                                progress=_updater(progress, tasks[method]), start=chosen.start)
+            progress.update(tasks[method], completed=cfg.steps)
+            if workers == 1:
+                timings[f"tune {method}"] = time.perf_counter() - t0
             curves[method] = tuner.curves
             models[method] = tuner.model.eval()
 

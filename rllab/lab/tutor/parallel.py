@@ -1,0 +1,62 @@
+"""Tuning the methods side by side on a CPU: one worker process per core, each single-threaded (faster here than one
+process with two threads). A tuner seeds itself from its own config, so each run equals the one a sequential tutor
+writes (tested); the caller then reopens every finished run as it would after a resume."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from rllab.agents.tutor import TunerConfig, train_tuner
+from rllab.core.config import from_mapping
+from rllab.core.device import limit_cpu_threads
+from rllab.core.runs import STATUS_FILE
+
+ProgressFn = Callable[[str, int], None]
+
+
+def parallel_workers(methods: tuple[str, ...], device: str, requested: int | None) -> int:
+    """How many tuner processes to run: ``requested``, else one per core up to the number of methods; 1 on CUDA
+    (the methods would share one GPU) and for a single method."""
+    if device != "cpu" or len(methods) < 2:
+        return 1
+    return max(1, min(len(methods), requested if requested is not None else (os.cpu_count() or 1)))
+
+
+def tune_in_parallel(fields: dict[str, dict[str, Any]], prior: nn.Module, runs: Path, primers: np.ndarray | None,
+                     start: nn.Module | None, workers: int, progress: ProgressFn) -> None:
+    """Train each method's tuner (``fields``: method -> TunerConfig fields) into ``runs/<method>`` in ``workers``
+    processes; ``progress(method, steps)`` follows their checkpoints. The first failure is raised."""
+    context = multiprocessing.get_context("spawn")   # fork would copy torch's thread pools and locks
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(_tune, method_fields, prior, runs / method, primers, start): method
+                   for method, method_fields in fields.items()}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=2.0, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()
+            for method in fields:
+                progress(method, _steps(runs / method))
+
+
+def _tune(fields: dict[str, Any], prior: nn.Module, path: Path, primers: np.ndarray | None,
+          start: nn.Module | None) -> None:
+    limit_cpu_threads(1)
+    config = from_mapping(TunerConfig, fields, "tuner")
+    train_tuner(config, prior, path, device="cpu", primers=primers, start=start)
+
+
+def _steps(run: Path) -> int:
+    try:
+        return int(json.loads((run / STATUS_FILE).read_text()).get("steps", 0))
+    except (OSError, ValueError):
+        return 0
