@@ -30,8 +30,8 @@ def tutor(
     seed: int = typer.Option(0, "--seed", help="Seed of the prior, the tuners and the evaluation."),
     seeds: str | None = typer.Option(None, "--seeds", help="Comma list: one full run per seed in OUT/seed-<s>/ "
                                      "and a summary (mean ± std, worst seed per target) in OUT/report.md."),
-    workers: int | None = typer.Option(None, "--workers", help="Tuner processes on a CPU (default: one per core, "
-                                       "up to the number of methods; the results are the same for any number)."),
+    workers: int | None = typer.Option(None, "--workers", help="Tuner processes on a CPU (default: one per method on "
+                                       "2+ cores; the results are the same for any number)."),
 ) -> None:
     """Tune the Note RNN with KL control (Q, Ψ, G, ...) and write a report with a table, curves and MIDI samples."""
     config = TutorConfig(out=out, preset=preset, methods=parse_methods(methods), device=device, note_rnn=note_rnn,

@@ -155,9 +155,11 @@ def tune(env: str | None = None, algo: str | None = None, *, preset: str | None 
 
 def tutor(out: str | Path = "runs/tutor", *, preset: str = "fast", methods: Sequence[str] | str = ("q", "psi", "g"),
           device: str = "auto", note_rnn: str | Path | None = None, steps: int | None = None, c: float | None = None,
-          compositions: int | None = None, samples: int | None = None, seed: int = 0) -> TutorResult:
-    """The Sequence Tutor end to end (``rllab tutor``): prior, tuning, report with Table-1 statistics."""
+          compositions: int | None = None, samples: int | None = None, seed: int = 0,
+          workers: int | None = None) -> TutorResult:
+    """The Sequence Tutor end to end (``rllab tutor``): prior, tuning (``workers`` processes on a CPU; default one per
+    method on 2+ cores), report with Table-1 statistics."""
     config = TutorConfig(out=Path(out), preset=preset, methods=methods if isinstance(methods, str) else tuple(methods),
                          device=device, note_rnn=Path(note_rnn) if note_rnn else None, steps=steps, c=c,
-                         compositions=compositions, samples=samples, seed=seed)
+                         compositions=compositions, samples=samples, seed=seed, workers=workers)
     return run_tutor(config)

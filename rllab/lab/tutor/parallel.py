@@ -24,11 +24,14 @@ ProgressFn = Callable[[str, int], None]
 
 
 def parallel_workers(methods: tuple[str, ...], device: str, requested: int | None) -> int:
-    """How many tuner processes to run: ``requested``, else one per core up to the number of methods; 1 on CUDA
-    (the methods would share one GPU) and for a single method."""
+    """How many tuner processes to run: ``requested``, else one per method when there are at least two cores (three
+    methods on two cores end sooner side by side than two then one, which leaves a core idle); 1 on CUDA (the
+    methods would share one GPU), on one core and for a single method."""
     if device != "cpu" or len(methods) < 2:
         return 1
-    return max(1, min(len(methods), requested if requested is not None else (os.cpu_count() or 1)))
+    if requested is None:
+        return len(methods) if (os.cpu_count() or 1) >= 2 else 1
+    return max(1, min(len(methods), requested))
 
 
 def tune_in_parallel(fields: dict[str, dict[str, Any]], prior: nn.Module, runs: Path, primers: np.ndarray | None,

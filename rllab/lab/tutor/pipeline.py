@@ -84,7 +84,7 @@ class TutorConfig:
     compositions: int | None = None  # compositions per model for the table
     samples: int | None = None       # MIDI + piano-roll samples per model
     seed: int = 0
-    workers: int | None = None       # tuner processes on CPU (default: one per core, up to the number of methods)
+    workers: int | None = None       # tuner processes on CPU (default: one per method on 2+ cores)
 
 
 @dataclass
