@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -39,16 +40,31 @@ def tune_in_parallel(fields: dict[str, dict[str, Any]], prior: nn.Module, runs: 
     """Train each method's tuner (``fields``: method -> TunerConfig fields) into ``runs/<method>`` in ``workers``
     processes; ``progress(method, steps)`` follows their checkpoints. The first failure is raised."""
     context = multiprocessing.get_context("spawn")   # fork would copy torch's thread pools and locks
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(_tune, method_fields, prior, runs / method, primers, start): method
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+        pending = {pool.submit(_tune, method_fields, prior, runs / method, primers, start)
                    for method, method_fields in fields.items()}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=2.0, return_when=FIRST_EXCEPTION)
-            for future in done:
-                future.result()
-            for method in fields:
-                progress(method, _steps(runs / method))
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=2.0, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()
+                for method in fields:
+                    progress(method, _steps(runs / method))
+        except KeyboardInterrupt:
+            for child in multiprocessing.active_children():   # relay Ctrl-C once: each tuner checkpoints and stops
+                os.kill(child.pid, signal.SIGTERM)
+            raise
+
+
+def _worker_init() -> None:
+    """Workers ignore the terminal's Ctrl-C (the parent relays it once, as SIGTERM, so that a second signal cannot
+    cut a checkpoint short) and turn SIGTERM into the KeyboardInterrupt on which a tuner writes its checkpoint."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _tune(fields: dict[str, Any], prior: nn.Module, path: Path, primers: np.ndarray | None,
