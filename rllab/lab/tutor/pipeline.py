@@ -98,6 +98,7 @@ class TutorResult:
     timings: dict[str, float]
     device: str
     prior_metrics: dict[str, float] = field(default_factory=dict)   # validation NLL etc. of a prior trained here
+    work_s: dict[str, float] = field(default_factory=dict)   # wall time each part took, summed over resumes
 
     @property
     def report(self) -> Path:
@@ -190,6 +191,8 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
     primers = load_primers(base.priming)
     reward = base.reward_spec(prior=True)
 
+    # this call's timings say what it did; work_s what each part cost when it ran (a reused part keeps its time)
+    work = {"Note RNN training": float(prior_metrics["wall_s"])} if "wall_s" in prior_metrics else {}
     curves: dict[str, list[dict[str, float]]] = {}
     models: dict[str, Any] = {}
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
@@ -212,6 +215,7 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
                 timings[f"tune {method}"] = time.perf_counter() - t0
             curves[method] = tuner.curves
             models[method] = tuner.model.eval()
+            work[f"tune {method}"] = tuner.wall
 
         rows: dict[str, dict[str, float]] = {}
         task = progress.add_task("evaluating + samples", total=len(methods) + 1)
@@ -224,7 +228,7 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
             rows[method] = {**summary, **reference_stats(tokens, reference)}
             write_samples(out / method, tokens, n_samples, labels[method])
             progress.update(task, advance=1)
-        timings["evaluate + samples"] = time.perf_counter() - t0
+        timings["evaluate + samples"] = work["evaluate + samples"] = time.perf_counter() - t0
 
     plot_curves(curves, out / "curves.png")
     timings["total"] = time.perf_counter() - started
@@ -233,7 +237,7 @@ def run_tutor(config: TutorConfig, console: Console | None = None) -> TutorResul
     write_tutor_html(out, rows, labels, (*TABLE1_KEYS, *EXTRA_KEYS), [c.line()[2:] for c in targets_check(rows)],
                      prior=prior, models=models, primers=primers, reward=reward, device=dev, seed=config.seed,
                      temperature=chosen.temperature)
-    return TutorResult(out, rows, table, targets_check(rows), timings, dev, prior_metrics)
+    return TutorResult(out, rows, table, targets_check(rows), timings, dev, prior_metrics, work)
 
 
 def _updater(progress: Progress, task: Any) -> Callable[[int, int], None]:

@@ -57,7 +57,7 @@ def run_tutor_seeds(config: TutorConfig, seeds: list[int], console: Console | No
     atomic.write_json(out / "table.json", {"preset": config.preset, "seeds": seeds,
                                             "rows": {s: r.rows for s, r in runs.items()},
                                             "summary": summarize(runs)})
-    atomic.write_json(out / "timings.json", {s: r.timings for s, r in runs.items()})
+    atomic.write_json(out / "timings.json", {s: {"last_call": r.timings, "work_s": r.work_s} for s, r in runs.items()})
     return SeedsResult(out, seeds, runs, worst)
 
 
@@ -119,12 +119,15 @@ def seeds_markdown(config: TutorConfig, runs: dict[int, TutorResult], worst: lis
             unit = "nats" if check.name == "log_p_margin" else "points"
             scale = 1 if check.name == "log_p_margin" else 100
             lines.append(f"{check.line()} — seed {seed}, headroom {scale * check.headroom:+.2f} {unit}")
+    parts = list(dict.fromkeys(k for run in runs.values() for k in run.work_s))
     lines += ["", "## Priors and wall time per seed", "",
-              "| seed | prior valid NLL | prior valid acc | " + " | ".join(next(iter(runs.values())).timings) + " |",
-              "|---|---|---" + "|---" * len(next(iter(runs.values())).timings) + "|"]
+              "Wall time of each part when it ran, summed over resumes (a part reused by a later call keeps its "
+              "time; `seed-<s>/timings.json` has the last call's own phases).", "",
+              "| seed | prior valid NLL | prior valid acc | " + " | ".join(parts) + " |",
+              "|---|---|---" + "|---" * len(parts) + "|"]
     for seed, run in runs.items():
         nll = run.prior_metrics.get("valid_nll", math.nan)
         acc = run.prior_metrics.get("valid_accuracy", math.nan)
-        times = " | ".join(f"{v:.0f} s" for v in run.timings.values())
+        times = " | ".join(f"{run.work_s[k]:.0f} s" if k in run.work_s else "" for k in parts)
         lines.append(f"| {seed} | {nll:.4f} | {100 * acc:.2f}% | {times} |")
     return "\n".join(lines) + "\n"
