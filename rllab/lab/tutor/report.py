@@ -49,8 +49,9 @@ class TargetCheck:
         if self.name == "log_p_margin":
             return f"- log p margin over RL only: {self.value:+.2f} nats (target {self.op} +{self.bound:.2f}) {mark}"
         if self.name == "distinct_4grams_vs_prior":
+            hint = "" if self.met else " (variety, beyond the paper's column: `--preset diverse` keeps it)"
             return (f"- distinct 4-grams: {self.value:.0%} of the prior's (target {self.op} {self.bound:.0%}) "
-                    f"{mark}")
+                    f"{mark}{hint}")
         return f"- {self.name}: {self.value:.2%} (target {self.op} {self.bound:.0%}) {mark}"
 
 
