@@ -165,7 +165,12 @@ def test_ctrl_c_saves_a_checkpoint_first(tmp_path: Path):
         time.sleep(0.2)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=180)   # generous: CI machines may be loaded; reads stderr as it comes
+    try:
+        _, stderr = proc.communicate(timeout=180)   # generous: CI machines may be loaded; reads stderr as it comes
+    except subprocess.TimeoutExpired:
+        signals = [line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if line.startswith("Sig")]
+        proc.kill()
+        pytest.fail(f"no exit within 180 s of SIGINT; the child's signal state: {signals}")
     assert proc.returncode == 130
     assert f"rllab train --resume {out}" in stderr.decode()   # says how to continue
     run = RunDir.open(out)
