@@ -156,7 +156,11 @@ def test_existing_results_are_never_overwritten(cli, tmp_path: Path):
 
 def test_ctrl_c_saves_a_checkpoint_first(tmp_path: Path):
     out = tmp_path / "interrupted"
-    args = [sys.executable, "-m", "rllab.cli", "train", "CartPole-v1", "--algo", "ppo", "--steps", "500000",
+    # A shell starts background jobs with SIGINT ignored and children inherit that (pytest run with `cmd &` would
+    # pass it on): restore Python's Ctrl-C handler in the child, since Ctrl-C is what this test sends.
+    launcher = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "from rllab.cli.app import main; main(sys.argv[1:])")
+    args = [sys.executable, "-c", launcher, "train", "CartPole-v1", "--algo", "ppo", "--steps", "500000",
             "--out", str(out), "--no-progress", "--set", "checkpoint.freq=100000", "--set", "eval.freq=0",
             "--set", "stop_at_reward=null"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
