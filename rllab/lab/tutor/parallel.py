@@ -4,7 +4,6 @@ writes (tested); the caller then reopens every finished run as it would after a 
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -19,7 +18,7 @@ from torch import nn
 from rllab.agents.tutor import TunerConfig, train_tuner
 from rllab.core.config import from_mapping
 from rllab.core.device import limit_cpu_threads
-from rllab.core.runs import STATUS_FILE
+from rllab.core.runs import RunDir
 
 ProgressFn = Callable[[str, int], None]
 
@@ -49,7 +48,7 @@ def tune_in_parallel(fields: dict[str, dict[str, Any]], prior: nn.Module, runs: 
                 for future in done:
                     future.result()
                 for method in fields:
-                    progress(method, _steps(runs / method))
+                    progress(method, int(RunDir(runs / method).status.get("steps", 0)))
         except KeyboardInterrupt:
             for child in multiprocessing.active_children():   # relay Ctrl-C once: each tuner checkpoints and stops
                 os.kill(child.pid, signal.SIGTERM)
@@ -73,9 +72,3 @@ def _tune(fields: dict[str, Any], prior: nn.Module, path: Path, primers: np.ndar
     config = from_mapping(TunerConfig, fields, "tuner")
     train_tuner(config, prior, path, device="cpu", primers=primers, start=start)
 
-
-def _steps(run: Path) -> int:
-    try:
-        return int(json.loads((run / STATUS_FILE).read_text()).get("steps", 0))
-    except (OSError, ValueError):
-        return 0
