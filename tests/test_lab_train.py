@@ -230,3 +230,33 @@ def test_a_run_that_crashes_says_failed_with_the_error(tmp_path: Path):
                   "--set", "wrappers=[{cli_helpers:FailAfter: {steps: 300}}]"])
     status = RunDir.open(out).status
     assert status["state"] == "failed" and "crashed" in status["error"]
+
+
+def test_update_threads_widens_only_the_gradient_update(monkeypatch: pytest.MonkeyPatch):
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from rllab.agents.sb3.callbacks import UpdateThreads
+
+    seen: dict[str, set[int]] = {"rollout": set(), "update": set()}
+
+    class RolloutThreads(BaseCallback):
+        def _on_step(self) -> bool:
+            seen["rollout"].add(torch.get_num_threads())
+            return True
+
+    train = PPO.train
+
+    def spy_train(self: PPO) -> None:
+        seen["update"].add(torch.get_num_threads())
+        train(self)
+
+    monkeypatch.setattr(PPO, "train", spy_train)
+    torch.set_num_threads(1)
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=64, batch_size=32, n_epochs=1, device="cpu", seed=0)
+    model.learn(192, callback=[UpdateThreads(threads=2), RolloutThreads()])
+    assert seen == {"rollout": {1}, "update": {2}}
+    assert torch.get_num_threads() == 1  # left as the lab's default for whatever runs next
+    with pytest.raises(UserError, match="threads"):
+        UpdateThreads(threads=0)

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import gymnasium as gym
+import torch
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -139,6 +140,32 @@ class LabCallback(EventCallback):
         if self.progress is not None:
             self.progress.update(self.task, completed=self.num_timesteps, total=max(self.total, self.num_timesteps))
             self.progress.stop()
+
+
+class UpdateThreads(BaseCallback):
+    """More torch threads for the gradient update only, one while collecting rollouts.
+
+    With ``vec_env: subproc`` the env workers wait while the learner updates, so the update can use every core;
+    during collection they need the cores, and one learner thread is faster there (the lab's default).
+    """
+
+    def __init__(self, threads: int = 2) -> None:
+        super().__init__()
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise UserError(f"UpdateThreads: threads must be a positive integer, got {threads!r}")
+        self.threads = threads
+
+    def _on_rollout_start(self) -> None:
+        torch.set_num_threads(1)
+
+    def _on_rollout_end(self) -> None:
+        torch.set_num_threads(self.threads)
+
+    def _on_training_end(self) -> None:
+        torch.set_num_threads(1)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 def build_callback(item: Any) -> BaseCallback:

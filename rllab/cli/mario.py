@@ -64,20 +64,21 @@ def bench_mario(
     actions: str = typer.Option("simple", help="Action set: right_only, simple or complex."),
     seed: int = typer.Option(0, help="Seed of the random action sequence (the same for every pipeline)."),
     train_steps: int = typer.Option(0, help="Also time the whole PPO loop of mario-ppo-cpu and mario-ram-ppo for "
-                                            "this many steps each (0: skip; 4096 takes a few minutes)."),
+                                            "this many steps each (0: skip; 8192 takes ~4 minutes a round)."),
+    train_rounds: int = typer.Option(2, help="Alternating rounds of the PPO loops (a load spike hits both)."),
     curriculum: bool = typer.Option(False, "--curriculum/--no-curriculum",
                                     help="Also time a curriculum start: snapshot load vs replaying the route."),
 ) -> None:
     """Steps/s of the raw emulator, our env (pixels, RAM), gymnasium's stack and optionally the PPO loops."""
-    check_mario_bench(steps, actions, train_steps)
+    check_mario_bench(steps, actions, train_steps, train_rounds)
     load_before = os.getloadavg()[0]  # other jobs on the cores slow the two-process RAM loop most: print the load
     rounds = 3
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("raw / ours / ours-ram / gymnasium, interleaved", total=rounds)
         results = run_benchmark(steps, actions, seed, rounds, on_round=lambda: progress.advance(task))
         if train_steps:
-            task = progress.add_task("PPO loops", total=len(TRAIN_PRESETS))
-            trained = run_train_benchmark(train_steps, on_preset=lambda _: progress.advance(task))
+            task = progress.add_task("PPO loops, interleaved", total=len(TRAIN_PRESETS) * train_rounds)
+            trained = run_train_benchmark(train_steps, rounds=train_rounds, on_preset=lambda _: progress.advance(task))
         if curriculum:
             cost = curriculum_start_cost()
     console.print(f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
@@ -92,7 +93,7 @@ def bench_mario(
                   f"ours / raw: {ours.steps_per_cpu_s / by_name['raw'].steps_per_cpu_s:.2f}x per CPU-s; "
                   f"ours-ram / ours: {by_name['ours-ram'].steps_per_cpu_s / ours.steps_per_cpu_s:.2f}x per CPU-s")
     if train_steps:
-        console.print("PPO loop         steps  wall s  steps/s  envs")
+        console.print(f"PPO loop, {train_rounds} interleaved rounds  steps  wall s  steps/s  envs")
         for t in trained:
             console.print(f"{t.preset:<15} {t.steps:6d} {t.wall_s:7.1f} {t.steps_per_s:8.1f}  "
                           f"{t.n_envs} x {t.vec_env}, {t.policy}")

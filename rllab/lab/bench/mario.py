@@ -91,12 +91,14 @@ def run_benchmark(steps: int, actions: str, seed: int, rounds: int = 3,
     return list(results.values())
 
 
-def check_mario_bench(steps: int, actions: str, train_steps: int = 0) -> None:
+def check_mario_bench(steps: int, actions: str, train_steps: int = 0, train_rounds: int = 1) -> None:
     """One clear error for a bad argument or a missing emulator, before anything starts."""
     if steps < 3:
         raise UserError(f"--steps must be >= 3, got {steps}")
     if train_steps < 0:
         raise UserError(f"--train-steps must be >= 0, got {train_steps}")
+    if train_rounds < 1:
+        raise UserError(f"--train-rounds must be >= 1, got {train_rounds}")
     if actions not in ACTION_SETS:
         raise UserError(f"unknown --actions {actions!r}; {choices_hint(ACTION_SETS)}")
     if not mario_available():
@@ -119,25 +121,30 @@ class TrainBench:
         return self.steps / max(self.wall_s, 1e-9)
 
 
-def run_train_benchmark(steps: int, presets: tuple[str, ...] = TRAIN_PRESETS,
+def run_train_benchmark(steps: int, presets: tuple[str, ...] = TRAIN_PRESETS, rounds: int = 2,
                         on_preset: Callable[[str], None] | None = None) -> list[TrainBench]:
-    """Train each preset for ``steps`` steps (no evaluation, no checkpoint) in a throw-away run directory.
+    """Train each preset for ``steps`` steps (no evaluation, no checkpoint) in a throw-away run directory, the
+    presets alternating for ``rounds`` rounds so that a load spike on shared cores hits both.
 
-    Wall-clock steps/s of ``model.learn`` as the trainer reports it, so env construction is left out.
+    Wall-clock steps/s of ``model.learn`` as the trainer reports it, so env construction is left out. One
+    :class:`TrainBench` per preset, summed over the rounds.
     """
-    results = []
+    totals: dict[str, TrainBench] = {}
     with tempfile.TemporaryDirectory(prefix="rllab-bench-") as root:
-        for name in presets:
-            config = build_config(None, None, name, {"steps": steps, "eval.freq": 0, "checkpoint.freq": 10 * steps,
-                                                     "progress_bar": False})
-            run = RunDir.create(Path(root) / name, config.to_dict(), seed=config.seed, command=["bench", name])
-            sb3.train(config, run, progress=False)
-            status = run.status
-            results.append(TrainBench(name, int(status["steps"]), float(status["train_seconds"]), config.n_envs,
-                                      config.vec_env, config.policy))
-            if on_preset is not None:
-                on_preset(name)
-    return results
+        for round_ in range(rounds):
+            for name in presets:
+                config = build_config(None, None, name, {"steps": steps, "eval.freq": 0,
+                                                         "checkpoint.freq": 10 * steps, "progress_bar": False})
+                run = RunDir.create(Path(root) / f"{name}-{round_}", config.to_dict(), seed=config.seed,
+                                    command=["bench", name])
+                sb3.train(config, run, progress=False)
+                status = run.status
+                done = totals.setdefault(name, TrainBench(name, 0, 0.0, config.n_envs, config.vec_env, config.policy))
+                done.steps += int(status["steps"])
+                done.wall_s += float(status["train_seconds"])
+                if on_preset is not None:
+                    on_preset(name)
+    return [totals[name] for name in presets]
 
 
 @dataclass
