@@ -17,6 +17,7 @@ from rllab.core.errors import UserError, choices_hint
 #: The algorithms a preset can name, and where they live. Any ``module:Class`` works too.
 ALGOS: dict[str, str] = {
     "ppo": "stable_baselines3:PPO",
+    "pipelined_ppo": "rllab.agents.sb3.pipelined:PipelinedPPO",  # PPO; subprocess envs step while it acts
     "dqn": "stable_baselines3:DQN",
     "a2c": "stable_baselines3:A2C",
     "maskable_ppo": "sb3_contrib:MaskablePPO",
