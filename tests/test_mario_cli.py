@@ -190,7 +190,8 @@ def test_a_start_from_a_snapshot_is_far_cheaper_than_replaying_to_it() -> None:
 
 @pytest.mark.parametrize(("argv", "match"), [(["--steps", "0"], "--steps"), (["--actions", "all"], "action"),
                                              (["--train-steps", "-1"], "--train-steps"),
-                                             (["--train-rounds", "0"], "--train-rounds")])
+                                             (["--train-rounds", "0"], "--train-rounds"),
+                                             (["--train-extra", "mario-ram-ppo+fast"], "mario-ram-ppo+pipelined")])
 def test_bench_bad_input_is_one_line(argv: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "mario", *argv])

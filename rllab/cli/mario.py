@@ -66,19 +66,21 @@ def bench_mario(
     train_steps: int = typer.Option(0, help="Also time the whole PPO loop of mario-ppo-cpu and mario-ram-ppo for "
                                             "this many steps each (0: skip; 8192 takes ~4 minutes a round)."),
     train_rounds: int = typer.Option(2, help="Alternating rounds of the PPO loops (a load spike hits both)."),
+    train_extra: list[str] = typer.Option([], help="Also time this loop (repeatable): mario-ram-ppo+pipelined."),
     curriculum: bool = typer.Option(False, "--curriculum/--no-curriculum",
                                     help="Also time a curriculum start: snapshot load vs replaying the route."),
 ) -> None:
     """Steps/s of the raw emulator, our env (pixels, RAM), gymnasium's stack and optionally the PPO loops."""
-    check_mario_bench(steps, actions, train_steps, train_rounds)
+    check_mario_bench(steps, actions, train_steps, train_rounds, tuple(train_extra))
+    loops = (*TRAIN_PRESETS, *train_extra)
     load_before = os.getloadavg()[0]  # other jobs on the cores slow the two-process RAM loop most: print the load
     rounds = 3
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("raw / ours / ours-ram / gymnasium, interleaved", total=rounds)
         results = run_benchmark(steps, actions, seed, rounds, on_round=lambda: progress.advance(task))
         if train_steps:
-            task = progress.add_task("PPO loops, interleaved", total=len(TRAIN_PRESETS) * train_rounds)
-            trained = run_train_benchmark(train_steps, rounds=train_rounds, on_preset=lambda _: progress.advance(task))
+            task = progress.add_task("PPO loops, interleaved", total=len(loops) * train_rounds)
+            trained = run_train_benchmark(train_steps, loops, train_rounds, on_preset=lambda _: progress.advance(task))
         if curriculum:
             cost = curriculum_start_cost()
     console.print(f"load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
@@ -95,10 +97,11 @@ def bench_mario(
     if train_steps:
         console.print(f"PPO loop, {train_rounds} interleaved rounds  steps  wall s  steps/s  envs")
         for t in trained:
-            console.print(f"{t.preset:<15} {t.steps:6d} {t.wall_s:7.1f} {t.steps_per_s:8.1f}  "
+            console.print(f"{t.preset:<24} {t.steps:6d} {t.wall_s:7.1f} {t.steps_per_s:8.1f}  "
                           f"{t.n_envs} x {t.vec_env}, {t.policy}")
-        base, ram = trained[0], trained[-1]
-        console.print(f"{ram.preset} / {base.preset}: {ram.steps_per_s / base.steps_per_s:.2f}x (target >= 3x)")
+        base = trained[0]
+        for ram in trained[1:]:
+            console.print(f"{ram.preset} / {base.preset}: {ram.steps_per_s / base.steps_per_s:.2f}x (target >= 3x)")
     if curriculum:
         console.print(f"curriculum start, 1-1 route: building {cost.points} snapshots {cost.build_s:.2f} s once per "
                       f"env; a start from a snapshot {cost.load_s * 1e6:.0f} us vs replaying to the farthest "

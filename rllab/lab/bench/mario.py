@@ -24,6 +24,10 @@ from rllab.envs.mario.wrappers import standard_gymnasium_stack
 
 #: The presets whose whole PPO loop the benchmark times: today's pixel preset and the RAM one.
 TRAIN_PRESETS = ("mario-ppo-cpu", "mario-ram-ppo")
+#: Loops ``--train-extra`` can add: a label -> (preset, overrides).
+TRAIN_EXTRAS: dict[str, tuple[str, dict[str, Any]]] = {
+    "mario-ram-ppo+pipelined": ("mario-ram-ppo", {"algo": "pipelined_ppo"}),
+}
 
 
 @dataclass
@@ -91,7 +95,8 @@ def run_benchmark(steps: int, actions: str, seed: int, rounds: int = 3,
     return list(results.values())
 
 
-def check_mario_bench(steps: int, actions: str, train_steps: int = 0, train_rounds: int = 1) -> None:
+def check_mario_bench(steps: int, actions: str, train_steps: int = 0, train_rounds: int = 1,
+                      train_extra: tuple[str, ...] = ()) -> None:
     """One clear error for a bad argument or a missing emulator, before anything starts."""
     if steps < 3:
         raise UserError(f"--steps must be >= 3, got {steps}")
@@ -99,6 +104,9 @@ def check_mario_bench(steps: int, actions: str, train_steps: int = 0, train_roun
         raise UserError(f"--train-steps must be >= 0, got {train_steps}")
     if train_rounds < 1:
         raise UserError(f"--train-rounds must be >= 1, got {train_rounds}")
+    for name in train_extra:
+        if name not in TRAIN_EXTRAS:
+            raise UserError(f"unknown --train-extra {name!r}; {choices_hint(TRAIN_EXTRAS)}")
     if actions not in ACTION_SETS:
         raise UserError(f"unknown --actions {actions!r}; {choices_hint(ACTION_SETS)}")
     if not mario_available():
@@ -123,8 +131,8 @@ class TrainBench:
 
 def run_train_benchmark(steps: int, presets: tuple[str, ...] = TRAIN_PRESETS, rounds: int = 2,
                         on_preset: Callable[[str], None] | None = None) -> list[TrainBench]:
-    """Train each preset for ``steps`` steps (no evaluation, no checkpoint) in a throw-away run directory, the
-    presets alternating for ``rounds`` rounds so that a load spike on shared cores hits both.
+    """Train each preset (or :data:`TRAIN_EXTRAS` label) for ``steps`` steps (no evaluation, no checkpoint) in a
+    throw-away run directory, alternating for ``rounds`` rounds so that a load spike on shared cores hits all.
 
     Wall-clock steps/s of ``model.learn`` as the trainer reports it, so env construction is left out. One
     :class:`TrainBench` per preset, summed over the rounds.
@@ -133,8 +141,9 @@ def run_train_benchmark(steps: int, presets: tuple[str, ...] = TRAIN_PRESETS, ro
     with tempfile.TemporaryDirectory(prefix="rllab-bench-") as root:
         for round_ in range(rounds):
             for name in presets:
-                config = build_config(None, None, name, {"steps": steps, "eval.freq": 0,
-                                                         "checkpoint.freq": 10 * steps, "progress_bar": False})
+                preset, extra = TRAIN_EXTRAS.get(name, (name, {}))
+                config = build_config(None, None, preset, {"steps": steps, "eval.freq": 0, "progress_bar": False,
+                                                           "checkpoint.freq": 10 * steps, **extra})
                 run = RunDir.create(Path(root) / f"{name}-{round_}", config.to_dict(), seed=config.seed,
                                     command=["bench", name])
                 sb3.train(config, run, progress=False)
