@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import gymnasium as gym
-import torch
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,6 +20,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rllab.agents.sb3.evaluation import run_episodes, summarize
 from rllab.core import atomic
+from rllab.core.device import limit_cpu_threads
 from rllab.core.errors import UserError
 from rllab.core.imports import import_object
 from rllab.core.runs import RunDir
@@ -156,13 +156,13 @@ class UpdateThreads(BaseCallback):
         self.threads = threads
 
     def _on_rollout_start(self) -> None:
-        torch.set_num_threads(1)
+        limit_cpu_threads(1)
 
     def _on_rollout_end(self) -> None:
-        torch.set_num_threads(self.threads)
+        limit_cpu_threads(self.threads)
 
     def _on_training_end(self) -> None:
-        torch.set_num_threads(1)
+        limit_cpu_threads(1)
 
     def _on_step(self) -> bool:
         return True

@@ -12,7 +12,7 @@ non-subprocess or wrapped VecEnv, dict observations, gSDE) falls back to SB3's l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
@@ -44,12 +44,31 @@ class _Group:
         return np.stack(obs), np.asarray(rewards, dtype=np.float32), np.asarray(dones, dtype=bool), infos
 
 
-def _join(halves: list[tuple[Any, ...]]) -> tuple[list[np.ndarray], list[th.Tensor], list[dict[str, Any]]]:
-    """The two groups' halves of one step, in env order: arrays, tensors (values, log-probs), infos."""
-    first, second = halves
-    arrays = [np.concatenate([a, b]) for a, b in zip(first[:6], second[:6], strict=True)]
-    tensors = [th.cat([a, b]) for a, b in zip(first[6:8], second[6:8], strict=True)]
-    return arrays, tensors, [*first[8], *second[8]]
+class _HalfStep(NamedTuple):
+    """One env step of one group (or, joined, of all envs), in the order the rollout buffer stores it."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    starts: np.ndarray
+    new_obs: np.ndarray
+    dones: np.ndarray
+    values: th.Tensor
+    log_probs: th.Tensor
+    infos: tuple[dict[str, Any], ...]
+
+
+def _cat(first: Any, second: Any) -> Any:
+    if isinstance(first, th.Tensor):
+        return th.cat([first, second])
+    if isinstance(first, tuple):
+        return first + second
+    return np.concatenate([first, second])
+
+
+def _join(first: _HalfStep, second: _HalfStep) -> _HalfStep:
+    """The two groups' halves of one step, in env order."""
+    return _HalfStep(*(_cat(a, b) for a, b in zip(first, second, strict=True)))
 
 
 class PipelinedPPO(PPO):
@@ -72,11 +91,11 @@ class PipelinedPPO(PPO):
             for group in groups:
                 new_obs, rewards, dones, infos = group.receive()
                 obs, actions, values, log_probs, starts = group.sent
-                halves.append((obs, actions, self._bootstrap_timeouts(rewards, dones, infos), starts, new_obs, dones,
-                               values, log_probs, infos))
+                halves.append(_HalfStep(obs, actions, self._bootstrap_timeouts(rewards, dones, infos), starts,
+                                        new_obs, dones, values, log_probs, infos))
                 if step + 1 < n_rollout_steps:
                     self._act(group, new_obs, dones)
-            (obs, actions, rewards, starts, new_obs, dones), (values, log_probs), infos = _join(halves)
+            obs, actions, rewards, starts, new_obs, dones, values, log_probs, infos = _join(*halves)
             self.num_timesteps += env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
