@@ -220,3 +220,15 @@ def test_ray_workers_run_the_same_self_play(tmp_path):
     status = run.status
     assert status["state"] == "finished" and status["backend"] == "ray" and status["steps"] == 6
     assert status["games"] > 0 and (run.path / "net.pt").is_file()
+
+
+def test_the_shipped_7x7_net_plays_by_its_short_name_and_beats_random(tmp_path):
+    shipped = Path(__file__).parents[1] / "rllab" / "models" / "az-7x7"
+    provenance = json.loads((shipped / "provenance.json").read_text())
+    assert provenance["board_size"] == 7 and provenance["last_evaluation"]["hours"]
+    assert (shipped / "net.pt").stat().st_size < 1_000_000
+    assert make_player("az:7x7:sims=8").size == 7  # the spelling of az:az-7x7
+    result = match_specs("az:7x7:sims=8", "random", size=7, games=2, out=tmp_path / "m", seed=0)
+    assert result.wins[0] == 2  # one game with each colour
+    with pytest.raises(UserError, match="7x7"):
+        match_specs("az:7x7:sims=8", "random", size=9, games=1, out=tmp_path / "m9", seed=0)

@@ -56,7 +56,7 @@ def test_wrong_type_names_the_field():
 
 
 def test_unknown_algo_and_preset_list_valid_choices():
-    with pytest.raises(UserError, match="valid: a2c, dqn, maskable_dqn, maskable_ppo, pipelined_ppo, ppo"):
+    with pytest.raises(UserError, match="valid: a2c, dqn, maskable_dqn, maskable_ppo, ppo, worker_ppo"):
         build_config("CartPole-v1", "ppx")
     with pytest.raises(UserError, match="unknown preset 'nope'.*cartpole-ppo"):
         TRAIN_PRESETS.load("nope")

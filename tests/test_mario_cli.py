@@ -36,7 +36,7 @@ def test_pixel_presets_use_a_cnn_ram_presets_an_mlp_and_all_report_the_task_metr
         assert config.policy == ("MlpPolicy" if ram else "CnnPolicy")
         assert {"x_pos_max", "flag_get"} <= set(config.eval.info_keywords)
     ram_ppo = build_config(None, None, "mario-ram-ppo")
-    assert ram_ppo.vec_env == "subproc" and ram_ppo.n_envs >= 2  # emulator processes on both cores
+    assert ram_ppo.vec_env == "workers" and ram_ppo.algo == "worker_ppo" and ram_ppo.n_envs >= 2  # both cores sample
     assert ram_ppo.n_envs * ram_ppo.hyperparams["n_steps"] == 1024  # the rollout the shipped recipe was tuned with
     assert "curriculum" in ram_ppo.env_kwargs and "start_x" in ram_ppo.eval.info_keywords
     dqn = next(c for c in configs if c.algo == "dqn")
@@ -191,7 +191,7 @@ def test_a_start_from_a_snapshot_is_far_cheaper_than_replaying_to_it() -> None:
 @pytest.mark.parametrize(("argv", "match"), [(["--steps", "0"], "--steps"), (["--actions", "all"], "action"),
                                              (["--train-steps", "-1"], "--train-steps"),
                                              (["--train-rounds", "0"], "--train-rounds"),
-                                             (["--train-extra", "mario-ram-ppo+fast"], "mario-ram-ppo+pipelined")])
+                                             (["--train-extra", "mario-ram-ppo+fast"], "mario-ram-ppo+lockstep")])
 def test_bench_bad_input_is_one_line(argv: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "mario", *argv])

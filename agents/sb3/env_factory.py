@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import typing
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 import rllab.envs
+from rllab.agents.sb3.rollout_workers import RolloutWorkers
 from rllab.core.config import unknown_name
 from rllab.core.errors import UserError
 from rllab.core.imports import import_object
@@ -87,6 +89,12 @@ def make_vec_env(config: TrainConfig, monitor_dir: Path | None, append: bool = F
         return thunk
 
     fns = [factory(i) for i in range(config.n_envs)]
-    vec = SubprocVecEnv(fns, start_method="forkserver") if config.vec_env == "subproc" else DummyVecEnv(fns)
+    vec: VecEnv
+    if config.vec_env == "subproc":
+        vec = SubprocVecEnv(fns, start_method="forkserver")
+    elif config.vec_env == "workers":  # one process per core, each sampling its share of the envs
+        vec = RolloutWorkers(fns, n_workers=min(config.n_envs, len(os.sched_getaffinity(0))))
+    else:
+        vec = DummyVecEnv(fns)
     vec.seed(config.seed)
     return vec

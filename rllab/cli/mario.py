@@ -66,7 +66,8 @@ def bench_mario(
     train_steps: int = typer.Option(0, help="Also time the whole PPO loop of mario-ppo-cpu and mario-ram-ppo for "
                                             "this many steps each (0: skip; 8192 takes ~4 minutes a round)."),
     train_rounds: int = typer.Option(2, help="Alternating rounds of the PPO loops (a load spike hits both)."),
-    train_extra: list[str] = typer.Option([], help="Also time this loop (repeatable): mario-ram-ppo+pipelined."),
+    train_extra: list[str] = typer.Option([], help="Also time this loop: mario-ram-ppo+lockstep "
+                                                   "(SB3's lock-step loop, same envs)."),
     curriculum: bool = typer.Option(False, "--curriculum/--no-curriculum",
                                     help="Also time a curriculum start: snapshot load vs replaying the route."),
 ) -> None:

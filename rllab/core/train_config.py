@@ -17,13 +17,13 @@ from rllab.core.errors import UserError, choices_hint
 #: The algorithms a preset can name, and where they live. Any ``module:Class`` works too.
 ALGOS: dict[str, str] = {
     "ppo": "stable_baselines3:PPO",
-    "pipelined_ppo": "rllab.agents.sb3.pipelined:PipelinedPPO",  # PPO; subprocess envs step while it acts
+    "worker_ppo": "rllab.agents.sb3.worker_ppo:WorkerPPO",  # PPO; with vec_env: workers the env processes sample
     "dqn": "stable_baselines3:DQN",
     "a2c": "stable_baselines3:A2C",
     "maskable_ppo": "sb3_contrib:MaskablePPO",
     "maskable_dqn": "rllab.agents.go.dqn:MaskableDQN",
 }
-VEC_ENVS = ("dummy", "subproc")
+VEC_ENVS = ("dummy", "subproc", "workers")
 
 
 @dataclass

@@ -55,7 +55,7 @@ SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "halving", "none")
 #: The shipped search spaces (``rllab/presets/tune/``) and the algorithms that use each by default.
 SEARCH_SPACES = PresetKind("tune", "search space")
-DEFAULT_SPACES = {"ppo": "ppo", "pipelined_ppo": "ppo", "maskable_ppo": "ppo", "a2c": "a2c", "dqn": "dqn",
+DEFAULT_SPACES = {"ppo": "ppo", "worker_ppo": "ppo", "maskable_ppo": "ppo", "a2c": "a2c", "dqn": "dqn",
                   "maskable_dqn": "dqn"}
 #: Config fields a search space may set; everything else it names is an SB3 hyperparameter.
 TUNABLE_FIELDS = ("env_kwargs", "hyperparams", "n_envs", "policy_kwargs")

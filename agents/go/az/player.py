@@ -54,6 +54,8 @@ def net_path(target: str, which: str = "latest") -> Path:
     """The net file a spec names: a ``.pt`` file, a run directory's ``net.pt`` / ``best.pt``, or a shipped net."""
     path = Path(target)
     if not path.exists():
+        if target not in shipped_names() and f"az-{target}" in shipped_names():
+            target = f"az-{target}"  # az:7x7 is the shipped az-7x7
         if target not in shipped_names():
             shipped = ", ".join(n for n in shipped_names() if n.startswith("az")) or "none"
             raise UserError(f"az: {target!r} is neither a run directory, a net file nor a shipped net "

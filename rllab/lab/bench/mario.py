@@ -26,7 +26,7 @@ from rllab.envs.mario.wrappers import standard_gymnasium_stack
 TRAIN_PRESETS = ("mario-ppo-cpu", "mario-ram-ppo")
 #: Loops ``--train-extra`` can add: a label -> (preset, overrides).
 TRAIN_EXTRAS: dict[str, tuple[str, dict[str, Any]]] = {
-    "mario-ram-ppo+pipelined": ("mario-ram-ppo", {"algo": "pipelined_ppo"}),
+    "mario-ram-ppo+lockstep": ("mario-ram-ppo", {"algo": "ppo", "vec_env": "subproc"}),  # SB3's loop, same envs
 }
 
 
