@@ -195,6 +195,7 @@ def test_export_ships_a_net_that_az_finds_by_name(trained, tmp_path, monkeypatch
     monkeypatch.setattr("rllab.core.shipped.models_root", lambda: tmp_path / "models")
     player = make_player("az:az-5x5:sims=2")
     assert player.size == 5 and player.name == "az:az-5x5:sims=2"
+    assert make_player("az:az-5x5:sims=2:search=puct").name == "az:az-5x5:sims=2:search=puct"  # tells them apart
     with pytest.raises(UserError, match="shipped AZ nets: az-5x5"):
         make_player("az:az-9x9")
 

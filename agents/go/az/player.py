@@ -84,7 +84,8 @@ def az_player(spec: PlayerSpec, deterministic: bool) -> Player:
         raise UserError(f"player {spec.text!r}: search must be one of {', '.join(SEARCH_KINDS)}, got {search!r}")
     net, _meta = load_net(net_path(spec.arg, which))
     limit_cpu_threads(1)    # batch-1 searches: a second thread only adds synchronisation (measured 4x slower)
-    return AZPlayer(net, sims, deterministic, name=f"az:{Path(spec.arg).name}:sims={sims}", search=search)
+    name = f"az:{Path(spec.arg).name}:sims={sims}" + ("" if search == "gumbel" else f":search={search}")
+    return AZPlayer(net, sims, deterministic, name=name, search=search)
 
 
 register_player("az", az_player, "az:<run dir or shipped net>[:sims=N][:net=latest|best]")
