@@ -19,6 +19,7 @@ from rllab.agents.go.az.net import load_net
 from rllab.agents.go.az.train import AZTrainer, train_az
 from rllab.core.errors import Interrupted, UserError
 from rllab.core.runs import RunDir, load_torch
+from rllab.core.shipped import shipped_model
 from rllab.envs.go.gtp_engine import GtpEngine
 from rllab.envs.go.player_specs import make_player
 from rllab.lab.go_match import match_specs
@@ -224,7 +225,7 @@ def test_ray_workers_run_the_same_self_play(tmp_path):
 
 
 def test_the_shipped_7x7_net_plays_by_its_short_name_and_beats_random(tmp_path):
-    shipped = Path(__file__).parents[1] / "rllab" / "models" / "az-7x7"
+    shipped = shipped_model("az-7x7")  # where the installed package keeps it
     provenance = json.loads((shipped / "provenance.json").read_text())
     assert provenance["board_size"] == 7 and provenance["last_evaluation"]["hours"]
     assert (shipped / "net.pt").stat().st_size < 1_000_000

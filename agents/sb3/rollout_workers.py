@@ -32,6 +32,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, VecEnvIndices, VecEnvStepReturn
 
+from rllab.core.device import limit_cpu_threads
+
 
 @dataclass
 class Rollout:
@@ -62,7 +64,7 @@ class _Sampler:
     """A worker's side: its envs, where they stand, and its copy of the policy."""
 
     def __init__(self, env_fns: list[Callable[[], gym.Env]]) -> None:
-        th.set_num_threads(1)
+        limit_cpu_threads(1)
         self.vec = DummyVecEnv(env_fns)
         self.obs: np.ndarray | None = None
         self.starts = np.ones(self.vec.num_envs, dtype=bool)

@@ -54,10 +54,11 @@ def net_path(target: str, which: str = "latest") -> Path:
     """The net file a spec names: a ``.pt`` file, a run directory's ``net.pt`` / ``best.pt``, or a shipped net."""
     path = Path(target)
     if not path.exists():
-        if target not in shipped_names() and f"az-{target}" in shipped_names():
+        names = shipped_names()
+        if target not in names and f"az-{target}" in names:
             target = f"az-{target}"  # az:7x7 is the shipped az-7x7
-        if target not in shipped_names():
-            shipped = ", ".join(n for n in shipped_names() if n.startswith("az")) or "none"
+        if target not in names:
+            shipped = ", ".join(n for n in names if n.startswith("az")) or "none"
             raise UserError(f"az: {target!r} is neither a run directory, a net file nor a shipped net "
                             f"(shipped AZ nets: {shipped})")
         path = shipped_model(target)
