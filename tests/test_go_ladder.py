@@ -19,7 +19,8 @@ from cli_helpers import run_main
 from rllab.core.errors import UserError
 from rllab.envs.go.players import HeuristicPlayer, RandomPlayer
 from rllab.lab.go_ladder import ELO_PER_UNIT, _terminate_as_interrupt, bradley_terry, run_ladder
-from rllab.lab.go_match import read_games, run_match
+from rllab.lab.go_match import MatchLog, match_specs, read_games, run_match
+from rllab.lab.go_parallel import GameTask, OrderedWriter
 
 
 def test_bradley_terry_recovers_known_strengths():
@@ -181,3 +182,79 @@ def test_sigterm_stops_a_ladder_like_ctrl_c():
     with pytest.raises(KeyboardInterrupt), _terminate_as_interrupt():
         os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+GAME_KEYS = ("game", "black", "white", "result", "moves", "outcome", "sgf")
+
+
+def _games(out: Path) -> list[dict]:
+    return [{k: r[k] for k in GAME_KEYS} for r in read_games(out)]
+
+
+def test_a_parallel_match_writes_the_games_a_serial_one_does(tmp_path):
+    serial = match_specs("mcts:sims=30", "heuristic", 5, 5, tmp_path / "serial", seed=2)
+    seen = []
+    parallel = match_specs("mcts:sims=30", "heuristic", 5, 5, tmp_path / "parallel", seed=2, jobs=2,
+                           on_game=lambda i, r: seen.append(r.games))
+    assert parallel.summary() | {"ci95": 0} == serial.summary() | {"ci95": 0}
+    assert _games(tmp_path / "parallel") == _games(tmp_path / "serial")
+    assert seen == [1, 2, 3, 4, 5]  # progress in game order, one call per game
+    for record in read_games(tmp_path / "serial"):
+        sgf = record["sgf"]
+        assert (tmp_path / "parallel" / sgf).read_text() == (tmp_path / "serial" / sgf).read_text()
+    assert json.loads((tmp_path / "parallel" / "summary.json").read_text())["games"] == 5
+
+
+def test_a_parallel_ladder_plays_the_games_of_a_serial_one(tmp_path):
+    players = ["random", "heuristic", "mcts:sims=20"]
+    serial = run_ladder(players, 5, 3, tmp_path / "serial", seed=1)
+    seen = []
+    parallel = run_ladder(players, 5, 3, tmp_path / "parallel", seed=1, jobs=2,
+                          on_game=lambda done, total, label: seen.append(done))
+    assert parallel.pairs == serial.pairs
+    for pair in sorted((tmp_path / "serial" / "pairs").iterdir()):
+        assert _games(tmp_path / "parallel" / "pairs" / pair.name) == _games(pair)
+    assert seen == list(range(10))
+
+
+def test_ordered_writer_holds_back_a_game_that_finished_early(tmp_path):
+    log = MatchLog(tmp_path, ("a", "b"), resume=False)
+    writer = OrderedWriter({tmp_path: log})
+
+    def task(index: int) -> GameTask:
+        return GameTask("a", "b", 5, 24.5, 0, index, tmp_path)
+
+    def record(index: int) -> dict:
+        (tmp_path / f"g{index}.sgf").write_text("(;)")
+        return {"game": index + 1, "outcome": 1, "sgf": f"g{index}.sgf"}
+
+    assert writer.add(task(1), record(1)) == []
+    assert writer.add(task(2), record(2)) == []
+    assert [r["game"] for r in writer.add(task(0), record(0))] == [1, 2, 3]
+    assert writer.add(task(4), record(4)) == []
+    writer.discard_waiting()  # game 4 (index 3) never finished: game 5 is dropped and will be replayed
+    assert [r["game"] for r in read_games(tmp_path)] == [1, 2, 3]
+    assert not (tmp_path / "g4.sgf").exists() and (tmp_path / "g2.sgf").exists()
+
+
+def test_a_parallel_ladder_keeps_finished_games_when_an_engine_dies(tmp_path):
+    out = tmp_path / "ladder"
+    dying = _dying_engine(tmp_path, commands=150)
+    with pytest.raises(UserError, match="ladder stopped.*game.*rerun the same command"):
+        run_ladder(["random", "heuristic", dying], 5, 20, out, jobs=2)
+    played = {d.name: read_games(d) for d in (out / "pairs").iterdir()}
+    assert 0 < sum(len(r) for r in played.values()) < 60
+    for records in played.values():  # each log is whole games in order, with their SGFs
+        assert [r["game"] for r in records] == list(range(1, len(records) + 1))
+        assert all((out / "pairs" / d / r["sgf"]).exists() for d, rs in played.items() for r in rs)
+    assert json.loads((out / "status.json").read_text())["state"] == "failed"
+
+
+@pytest.mark.parametrize("command", [
+    ["match", "--black", "random", "--white", "random", "--jobs", "0"],
+    ["go", "ladder", "--players", "random,heuristic", "--jobs", "0"],
+])
+def test_jobs_below_one_is_a_clear_error(command, tmp_path, capsys):
+    assert run_main([*command, "--out", str(tmp_path / "x")]) != 0
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "pairs").exists()

@@ -21,6 +21,8 @@ from rllab.lab.bench.go_rules import CrosscheckResult, crosscheck, crosscheck_ba
 from rllab.lab.go_ladder import run_ladder
 from rllab.lab.go_match import match_specs, open_player, player_board_size
 
+JOBS_HELP = ("Games played at once, each in its own process; one per free core is best (time budgets are "
+             "wall-clock, so more jobs than cores weakens time-limited players).")
 PLAYER_HELP = ("random | heuristic | mcts[:sims=N][:time=S] | gnugo[:LEVEL] | openspiel-mcts[:time=S] | "
                "gtp:<command line> | <run dir or model .zip>")
 go_app = typer.Typer(help="Go-lite: search, self-play training and rated ladders.", no_args_is_help=True)
@@ -52,6 +54,7 @@ def match(
                                                      "documented figure); --no-deterministic samples.")] = True,
     resume: Annotated[bool, typer.Option(help="Continue the match in --out from its games.jsonl (same players, "
                                               "size, komi and seed) up to --games.")] = False,
+    jobs: Annotated[int, typer.Option(help=JOBS_HELP)] = 1,
 ) -> None:
     """Play a match, save every game as SGF and print the first player's win rate with a 95% CI."""
     if resume and out is None:
@@ -60,7 +63,8 @@ def match(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{black} vs {white}", total=games)
         result = match_specs(black, white, size, games, out, komi=komi, seed=seed, deterministic=deterministic,
-                             on_game=lambda i, r: progress.update(task, completed=i + 1), resume=resume)
+                             on_game=lambda i, r: progress.update(task, completed=i + 1), resume=resume,
+                             jobs=jobs)
     low, high = result.summary()["ci95"]
     first, second = result.names
     console.print(f"{first} vs {second}: {result.games} games, {result.wins[0]} wins, {result.wins[1]} losses, "
@@ -85,6 +89,7 @@ def ladder(
     anchor: Annotated[str | None, typer.Option(help="Player whose rating is fixed (default gnugo:1 if "
                                                     "playing, else the first).")] = None,
     anchor_elo: Annotated[float, typer.Option(help="Rating given to the anchor.")] = 0.0,
+    jobs: Annotated[int, typer.Option(help=JOBS_HELP)] = 1,
 ) -> None:
     """Round-robin ladder with Bradley-Terry/Elo ratings and 95% CIs: ladder.md, ladder.csv, ladder.png."""
     out = out or Path("runs") / "go-ladders" / f"{size}x{size}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -96,7 +101,7 @@ def ladder(
             progress.update(task, completed=done, total=total, description=pairing or "ladder")
 
         result = run_ladder(specs, size, games, out, komi=komi, seed=seed, anchor=anchor, anchor_elo=anchor_elo,
-                            on_game=show)
+                            on_game=show, jobs=jobs)
     table = Table(title=f"{size}x{size} ladder: {result.games} games, anchor {result.anchor} = {anchor_elo:g}")
     for col in ("player", "Elo", "95% CI", "games", "score"):
         table.add_column(col, justify="right")

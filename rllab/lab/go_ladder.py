@@ -30,8 +30,10 @@ from rllab.core import atomic
 from rllab.core.errors import UserError
 from rllab.core.runs import RunDir, slug
 from rllab.envs.go.engine import MAX_SIZE, MIN_SIZE, default_komi
+from rllab.envs.go.gtp_client import GtpError
 from rllab.envs.go.player import Player
-from rllab.lab.go_match import open_player, player_board_size, read_games, run_match, wilson_interval
+from rllab.lab.go_match import MatchLog, open_player, play_record, player_board_size, read_games, wilson_interval
+from rllab.lab.go_parallel import GamePool, GameTask, OrderedWriter, play_tasks
 
 ELO_PER_UNIT = 400 / math.log(10)
 PRIOR_DRAWS = 1.0
@@ -290,8 +292,11 @@ def _check_players(players: list[str], anchor: str | None) -> str:
 
 def run_ladder(players: list[str], size: int, games: int, out: Path, komi: float | None = None, seed: int = 0,
                anchor: str | None = None, anchor_elo: float = 0.0,
-               on_game: Callable[[int, int, str], None] | None = None) -> LadderResult:
-    """Play (or continue) the round robin and write the tables; ``on_game(done, total, pairing)`` after each game."""
+               on_game: Callable[[int, int, str], None] | None = None, jobs: int = 1) -> LadderResult:
+    """Play (or continue) the round robin, ``jobs`` games at a time, and write the tables; ``on_game(done, total,
+    pairing)`` after each game."""
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
     if games < 1:
         raise UserError("--games must be at least 1 (games per pair)")
     if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -313,7 +318,7 @@ def run_ladder(players: list[str], size: int, games: int, out: Path, komi: float
         run.set_status("running", games_per_pair=games)
         try:
             with _terminate_as_interrupt():
-                result = _play_rounds(opened, players, size, games, out, komi, seed, on_game)
+                result = _play_rounds(opened, players, size, games, out, komi, seed, on_game, jobs)
         except KeyboardInterrupt:
             write_reports(standings_and_ratings(players, size, komi, games, out, anchor, anchor_elo), out)
             run.set_status("interrupted")
@@ -348,31 +353,59 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _play_rounds(opened: list[Player], players: list[str], size: int, games: int, out: Path, komi: float,
-                 seed: int, on_game: Callable[[int, int, str], None] | None) -> str | None:
-    """Two games per pair per round until every pair has ``games``; the reason when an engine died, else None."""
+def _pending_games(players: list[str], size: int, games: int, out: Path, komi: float,
+                   seed: int) -> list[GameTask]:
+    """Every game still to play, two per pair per round, so that a ladder stopped anywhere is balanced."""
     pairs = _pair_indices(len(players))
-    done = {pair: len(read_games(_pair_dir(out, players, *pair))) for pair in pairs}
-    total = games * len(pairs)
-    played = sum(min(d, games) for d in done.values())
-    if on_game is not None:
-        on_game(played, total, "")
+    next_game = {pair: len(read_games(_pair_dir(out, players, *pair))) for pair in pairs}
+    tasks = []
     for target in range(2, games + 2, 2):
         target = min(target, games)
         for k, (i, j) in enumerate(pairs):
-            if done[(i, j)] >= target:
-                continue
-            label = f"{players[i]} vs {players[j]}"
+            for index in range(next_game[(i, j)], target):
+                tasks.append(GameTask(players[i], players[j], size, komi, seed * 1_000_003 + k, index,
+                                      _pair_dir(out, players, i, j), name_as_spec=True))
+            next_game[(i, j)] = max(next_game[(i, j)], target)
+    return tasks
 
-            def count(game: int, _result: Any, label: str = label) -> None:
-                nonlocal played
-                played += 1
-                if on_game is not None:
-                    on_game(played, total, label)
 
-            match = run_match(opened[i], opened[j], size, target, _pair_dir(out, players, i, j), komi=komi,
-                              seed=seed * 1_000_003 + k, on_game=count, resume=True)
-            done[(i, j)] = match.games
-            if match.aborted:
-                return f"{label}, {match.aborted}"
+def _play_rounds(opened: list[Player], players: list[str], size: int, games: int, out: Path, komi: float,
+                 seed: int, on_game: Callable[[int, int, str], None] | None, jobs: int) -> str | None:
+    """Play the pending games, ``jobs`` at a time; the reason when an engine died, else None."""
+    tasks = _pending_games(players, size, games, out, komi, seed)
+    total = games * len(_pair_indices(len(players)))
+    played = total - len(tasks)
+    writer = OrderedWriter({task.out_dir: MatchLog(task.out_dir, (task.first, task.second), resume=True)
+                            for task in tasks})
+
+    def count(task: GameTask, _record: dict[str, Any]) -> None:
+        nonlocal played
+        played += 1
+        if on_game is not None:
+            on_game(played, total, f"{task.first} vs {task.second}")
+
+    if on_game is not None:
+        on_game(played, total, "")
+    if jobs > 1:
+        with GamePool(jobs) as pool:
+            stopped = play_tasks(pool, tasks, writer, count)
+    else:
+        stopped = _play_here(dict(zip(players, opened, strict=True)), tasks, writer, count)
+    if stopped is None:
+        return None
+    task, reason = stopped
+    return f"{task.first} vs {task.second}, game {task.index + 1}: {reason}"
+
+
+def _play_here(by_spec: dict[str, Player], tasks: list[GameTask], writer: OrderedWriter,
+               on_record: Callable[[GameTask, dict[str, Any]], None]) -> tuple[GameTask, str] | None:
+    """The in-process counterpart of :func:`play_tasks`, with the players already open."""
+    for task in tasks:
+        try:
+            record = play_record(by_spec[task.first], by_spec[task.second], task.size, task.komi, task.seed,
+                                 task.index, task.out_dir)
+        except GtpError as exc:
+            return task, str(exc)
+        for written in writer.add(task, record):
+            on_record(task, written)
     return None

@@ -124,55 +124,90 @@ def read_games(out_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
+class MatchLog:
+    """A match directory's ``games.jsonl`` and ``summary.json``, extended one finished game at a time.
+
+    Each game is fsynced before the summary is rewritten, so a kill loses at most the game being played.
+    """
+
+    def __init__(self, out_dir: Path, names: tuple[str, str], resume: bool) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = out_dir
+        self.result = MatchResult(names)
+        self._log = out_dir / "games.jsonl"
+        done = read_games(out_dir) if resume else []
+        for record in done:
+            _count(self.result, record)
+        atomic.write_text(self._log, "".join(json.dumps(record) + "\n" for record in done))
+
+    @property
+    def played(self) -> int:
+        return self.result.games
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Append the next game (its ``game`` number must follow the last one)."""
+        if record["game"] != self.result.games + 1:
+            raise ValueError(f"game {record['game']} added after game {self.result.games}")
+        _count(self.result, record)
+        with open(self._log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.write_summary()
+
+    def write_summary(self) -> None:
+        atomic.write_json(self.out_dir / "summary.json", self.result.summary())
+
+
+def play_record(first: Player, second: Player, size: int, komi: float, seed: int, index: int,
+                out_dir: Path) -> dict[str, Any]:
+    """Play game ``index`` (0-based; ``first`` is Black in even ones), save its SGF and return its record.
+
+    The game's randomness comes from ``(seed, index)`` alone, so a game is the same whichever process plays it
+    and whatever was played before. Raises :class:`GtpError` when an engine dies.
+    """
+    black, white = (first, second) if index % 2 == 0 else (second, first)
+    clock = [0.0, 0.0]
+    game = play_game(black, white, size, komi, np.random.default_rng([seed, index]), clock)
+    record: dict[str, Any] = {"game": index + 1, "black": black.name, "white": white.name,
+                              "result": result_string(game), "outcome": game.outcome(), "moves": game.moves,
+                              "superko": game.superko, "black_seconds": round(clock[0], 3),
+                              "white_seconds": round(clock[1], 3)}
+    engine = next((p for p in (black, white) if isinstance(p, GtpPlayer)), None)
+    if engine is not None and game.resigned < 0 and not game.superko:
+        try:
+            theirs = engine.final_score(game)
+            record["gtp_final_score"] = theirs
+            record["score_agrees"] = math.isclose(parse_score(theirs), game.score())
+        except GtpError as exc:
+            record["gtp_final_score_error"] = str(exc)
+    sgf_path = save_game(out_dir / f"game-{index + 1:04d}.sgf", game, black=black.name, white=white.name)
+    record["sgf"] = sgf_path.name
+    return record
+
+
 def run_match(first: Player, second: Player, size: int, games: int, out_dir: Path, komi: float | None = None,
               seed: int = 0, on_game: Callable[[int, MatchResult], None] | None = None,
               resume: bool = False) -> MatchResult:
-    """``first`` plays Black in even games and White in odd ones; writes SGFs, ``games.jsonl``, ``summary.json``.
-
-    With ``resume`` the games already in ``out_dir/games.jsonl`` count and the match continues up to ``games``.
+    """``first`` plays Black in odd-numbered games and White in the others; writes SGFs, ``games.jsonl`` and
+    ``summary.json``. With ``resume`` the games already in ``out_dir/games.jsonl`` count and the match continues
+    up to ``games``. :func:`rllab.lab.go_parallel.run_match_parallel` plays the same games in several processes.
     """
     if games < 1:
         raise UserError("--games must be at least 1")
     komi = default_komi(size) if komi is None else komi
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = MatchResult((first.name, second.name))
-    log = out_dir / "games.jsonl"
-    done = read_games(out_dir) if resume else []
-    for record in done:
-        _count(result, record)
-    atomic.write_text(log, "".join(json.dumps(record) + "\n" for record in done))
-    for i in range(len(done), games):
-        black, white = (first, second) if i % 2 == 0 else (second, first)
-        clock = [0.0, 0.0]
+    log = MatchLog(out_dir, (first.name, second.name), resume)
+    for i in range(log.played, games):
         try:
-            game = play_game(black, white, size, komi, np.random.default_rng([seed, i]), clock)
+            record = play_record(first, second, size, komi, seed, i, out_dir)
         except GtpError as exc:
-            result.aborted = f"game {i + 1}: {exc}"
+            log.result.aborted = f"game {i + 1}: {exc}"
             break
-        record: dict[str, Any] = {"game": i + 1, "black": black.name, "white": white.name,
-                                  "result": result_string(game), "outcome": game.outcome(), "moves": game.moves,
-                                  "superko": game.superko, "black_seconds": round(clock[0], 3),
-                                  "white_seconds": round(clock[1], 3)}
-        engine = next((p for p in (black, white) if isinstance(p, GtpPlayer)), None)
-        if engine is not None and game.resigned < 0 and not game.superko:
-            try:
-                theirs = engine.final_score(game)
-                record["gtp_final_score"] = theirs
-                record["score_agrees"] = math.isclose(parse_score(theirs), game.score())
-            except GtpError as exc:
-                record["gtp_final_score_error"] = str(exc)
-        sgf_path = save_game(out_dir / f"game-{i + 1:04d}.sgf", game, black=black.name, white=white.name)
-        record["sgf"] = sgf_path.name
-        _count(result, record)
-        with open(log, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        atomic.write_json(out_dir / "summary.json", result.summary())
+        log.add(record)
         if on_game is not None:
-            on_game(i, result)
-    atomic.write_json(out_dir / "summary.json", result.summary())
-    return result
+            on_game(i, log.result)
+    log.write_summary()
+    return log.result
 
 
 def player_board_size(player: Player) -> int | None:
@@ -190,8 +225,12 @@ def open_player(spec: str, deterministic: bool) -> Player:
 
 def match_specs(black: str, white: str, size: int | None, games: int, out: Path, komi: float | None = None,
                 seed: int = 0, deterministic: bool = True,
-                on_game: Callable[[int, MatchResult], None] | None = None, resume: bool = False) -> MatchResult:
-    """:func:`run_match` between two player specs; the board size defaults to a trained player's own size."""
+                on_game: Callable[[int, MatchResult], None] | None = None, resume: bool = False,
+                jobs: int = 1) -> MatchResult:
+    """:func:`run_match` between two player specs, ``jobs`` games at a time; the board size defaults to a trained
+    player's own size."""
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
     first = open_player(black, deterministic)
     try:
         second = open_player(white, deterministic)
@@ -208,7 +247,13 @@ def match_specs(black: str, white: str, size: int | None, games: int, out: Path,
             check = getattr(player, "check_size", None)
             if check is not None:
                 check(size)
-        return run_match(first, second, size, games, out, komi=komi, seed=seed, on_game=on_game, resume=resume)
+        if jobs == 1:
+            return run_match(first, second, size, games, out, komi=komi, seed=seed, on_game=on_game, resume=resume)
+        names = (first.name, second.name)
     finally:
         first.close()
         second.close()
+    from rllab.lab.go_parallel import run_match_parallel
+
+    return run_match_parallel(black, white, names, size, games, out, jobs, komi=komi, seed=seed,
+                              deterministic=deterministic, on_game=on_game, resume=resume)
