@@ -203,6 +203,8 @@ def test_a_parallel_match_writes_the_games_a_serial_one_does(tmp_path):
         sgf = record["sgf"]
         assert (tmp_path / "parallel" / sgf).read_text() == (tmp_path / "serial" / sgf).read_text()
     assert json.loads((tmp_path / "parallel" / "summary.json").read_text())["games"] == 5
+    again = match_specs("mcts:sims=30", "heuristic", 5, 5, tmp_path / "parallel", seed=2, jobs=2, resume=True)
+    assert again.games == 5 and _games(tmp_path / "parallel") == _games(tmp_path / "serial")
 
 
 def test_a_parallel_ladder_plays_the_games_of_a_serial_one(tmp_path):

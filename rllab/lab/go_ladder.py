@@ -386,8 +386,8 @@ def _play_rounds(opened: list[Player], players: list[str], size: int, games: int
 
     if on_game is not None:
         on_game(played, total, "")
-    if jobs > 1:
-        with GamePool(jobs) as pool:
+    if jobs > 1 and tasks:
+        with GamePool(min(jobs, len(tasks))) as pool:
             stopped = play_tasks(pool, tasks, writer, count)
     else:
         stopped = _play_here(dict(zip(players, opened, strict=True)), tasks, writer, count)

@@ -154,13 +154,15 @@ def run_match_parallel(first: str, second: str, names: tuple[str, str], size: in
     log = MatchLog(out_dir, names, resume)
     tasks = [GameTask(first, second, size, komi, seed, i, out_dir, deterministic)
              for i in range(log.played, games)]
-    with GamePool(min(jobs, max(len(tasks), 1))) as pool:
-        def progress(task: GameTask, record: dict[str, Any]) -> None:
-            if on_game is not None:
-                on_game(record["game"] - 1, log.result)
 
-        stopped = play_tasks(pool, tasks, OrderedWriter({out_dir: log}), progress)
-    if stopped is not None:
-        log.result.aborted = f"game {stopped[0].index + 1}: {stopped[1]}"
+    def progress(task: GameTask, record: dict[str, Any]) -> None:
+        if on_game is not None:
+            on_game(record["game"] - 1, log.result)
+
+    if tasks:
+        with GamePool(min(jobs, len(tasks))) as pool:
+            stopped = play_tasks(pool, tasks, OrderedWriter({out_dir: log}), progress)
+        if stopped is not None:
+            log.result.aborted = f"game {stopped[0].index + 1}: {stopped[1]}"
     log.write_summary()
     return log.result
