@@ -7,7 +7,8 @@ a network is loaded once). Every game draws its randomness from ``(seed, game in
 time limits; the parent writes each match's ``games.jsonl`` in game order, holding back a game that finishes
 before an earlier one. Workers are spawned (not forked), ignore Ctrl-C (the parent handles it) and run one torch
 thread each. Time-limited players (``mcts:time=S``) think for wall-clock seconds, so more jobs than free cores
-weakens them.
+weakens them. A script that calls these functions needs the usual ``if __name__ == "__main__":`` guard, since
+spawned workers import the script's main module.
 """
 
 from __future__ import annotations
