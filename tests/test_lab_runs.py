@@ -75,3 +75,13 @@ def test_atomic_files_get_normal_permissions(tmp_path: Path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_status_keeps_fields_but_drops_a_stale_error_on_resume(tmp_path: Path):
+    run = RunDir.create(tmp_path / "r", {"env": "CartPole-v1"}, seed=0)
+    run.set_status("failed", steps=0, error="no model yet")
+    run.set_status("running", steps=500)
+    assert run.status["state"] == "running" and run.status["steps"] == 500
+    assert "error" not in run.status
+    run.set_status("failed", error="killed")
+    assert run.status["error"] == "killed" and run.status["steps"] == 500

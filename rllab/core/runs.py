@@ -166,6 +166,8 @@ class RunDir:
 
     def set_status(self, state: str, **fields: Any) -> None:
         status = {k: v for k, v in self.status.items() if k != "state"} if (self.path / STATUS_FILE).exists() else {}
+        if state != "failed":
+            status.pop("error", None)  # a resumed run is no longer failed; keep only the latest error
         status.update(fields)
         status["state"] = state
         status["updated"] = time.time()
