@@ -132,6 +132,7 @@ def resume_note_rnn(out: str | os.PathLike[str], overrides: dict[str, Any] | Non
     """Continue the run in ``out`` from its newest checkpoint; ``overrides`` may raise ``steps`` (then it trains on)."""
     run = RunDir.open(out)
     config = from_mapping(NoteRNNConfig, {**run.config, **(overrides or {})}, f"{run.path}/config.yaml")
+    run.record_command()
     atomic.write_yaml(run.path / "config.yaml", config.to_dict())
     return NoteRNNTrainer(run, config, device, corpus, progress).fit()
 

@@ -104,6 +104,7 @@ def resume_prior(out: str | os.PathLike[str], overrides: dict[str, Any] | None =
     config = from_mapping(PriorTrainConfig, {**run.config, **(overrides or {})}, f"{run.path}/config.yaml")
     if config.kind == "markov":
         raise UserError(f"{run.path} holds a {config.kind} prior: counting has nothing to resume")
+    run.record_command()
     atomic.write_yaml(run.path / "config.yaml", config.to_dict())
     corpus = corpus if corpus is not None else load_corpus(config.collections, progress=progress)
     return PriorTrainer(run, config, device, corpus, progress).fit()

@@ -166,6 +166,16 @@ def test_gtp_player_errors_on_rejected_command():
         player.close()
 
 
+def test_engine_players_are_named_by_their_spec():
+    """Game records must tell ``gnugo:1`` from ``gnugo:10``, so an engine player carries its spec, not argv[0]."""
+    spec = f"gtp:{ENGINE_CMD}"
+    player = make_player(spec)
+    try:
+        assert player.name == spec and player.client.name != spec
+    finally:
+        player.close()
+
+
 def test_score_strings():
     assert parse_score("B+3.5") == 3.5 and parse_score("W+2") == -2 and parse_score("0") == 0
     assert format_score(-2.5) == "W+2.5" and format_score(0) == "0"

@@ -85,3 +85,13 @@ def test_status_keeps_fields_but_drops_a_stale_error_on_resume(tmp_path: Path):
     assert "error" not in run.status
     run.set_status("failed", error="killed")
     assert run.status["error"] == "killed" and run.status["steps"] == 500
+
+
+def test_resuming_adds_its_command_line_to_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    RunDir.create(tmp_path / "r", {"games_per_pair": 6}, seed=0, command=["rllab", "go", "ladder", "--games", "6"])
+    RunDir.open(tmp_path / "r").record_command(["rllab", "train", "--resume", "r"])
+    monkeypatch.setattr("sys.argv", ["rllab", "go", "ladder", "--games", "20"])
+    run = RunDir.open_or_create(tmp_path / "r", {"games_per_pair": 20}, seed=0, ignore=("games_per_pair",))
+    assert (run.path / "command.txt").read_text().splitlines() == [
+        "rllab go ladder --games 6", "rllab train --resume r", "rllab go ladder --games 20"]
+    assert run.meta["command"] == "rllab go ladder --games 6"  # meta keeps the command that created the run

@@ -80,6 +80,7 @@ def resume(run: RunDir, progress: bool = True, steps: int | None = None) -> Path
     elif run.finished:
         raise UserError(f"{run.path} already finished ({run.status.get('steps')} steps); "
                         "pass --steps N to train it further")
+    run.record_command()
     return _learn(config, run, start=run.latest_checkpoint(".zip"), progress=progress)
 
 

@@ -114,7 +114,13 @@ def _gnugo(spec: PlayerSpec, deterministic: bool) -> Player:
     if not level.isdigit() or not 0 <= int(level) <= 10:
         raise UserError(f"GNU Go level must be 0..10, got {level!r}")
     spec.check_options(())
-    return GtpPlayer(gnugo_command(int(level)))
+    return _named(GtpPlayer(gnugo_command(int(level))), spec.text)
+
+
+def _named(player: Player, name: str) -> Player:
+    """Name an engine player by its spec, so game records tell ``gnugo:1`` from ``gnugo:10``."""
+    player.name = name
+    return player
 
 
 def _simple(cls: type[Player]) -> Factory:
@@ -132,4 +138,5 @@ register_player("self", _simple(SelfPlayPool), "self")
 register_player("gnugo", _gnugo, "gnugo[:LEVEL]")
 register_player("mcts", mcts_player, "mcts[:sims=N][:time=S][:resign=R]")
 register_player("openspiel-mcts", openspiel_mcts_player, "openspiel-mcts[:sims=N][:time=S]")
-register_player("gtp", lambda spec, det: GtpPlayer(split_command(spec.arg)), "gtp:<command line>", raw_arg=True)
+register_player("gtp", lambda spec, det: _named(GtpPlayer(split_command(spec.arg)), spec.text), "gtp:<command line>",
+                raw_arg=True)

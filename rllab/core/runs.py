@@ -4,6 +4,7 @@ Layout (created by :meth:`RunDir.create`)::
 
     <run>/config.yaml      the resolved configuration
     <run>/meta.json        seed, command line, start time, host, package versions
+    <run>/command.txt      every command line that wrote the run: the first created it, later ones resumed it
     <run>/status.json      state (running|finished|failed|interrupted), steps done, wall time
     <run>/checkpoints/     ckpt_<step><suffix>, written atomically, newest K kept
     <run>/...              whatever the trainer writes (monitor CSVs, progress.csv, model, samples)
@@ -115,6 +116,18 @@ class RunDir:
         run.set_status("created", steps=0)
         return run
 
+    def record_command(self, command: list[str] | None = None) -> None:
+        """Append a command line (default: this process's) to ``command.txt`` when a resumed run goes on.
+
+        A run may go on under other flags (more steps, more games per pair); without the added line its directory
+        would name only the command that started it. Call it after the resume is validated, so that a refused
+        resume leaves the run as it was.
+        """
+        file = self.path / COMMAND_FILE
+        earlier = file.read_text() if file.is_file() else ""
+        argv = command if command is not None else sys.argv
+        atomic.write_text(file, earlier + shlex.join(argv) + "\n")
+
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> RunDir:
         """Open an existing run directory, with a clear error when it is not one."""
@@ -143,6 +156,7 @@ class RunDir:
             changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise UserError(f"{run.path} holds a run with a different config (differs in: {', '.join(changed)}); "
                             "use another output directory")
+        run.record_command()
         return run
 
     # -- recorded facts -----------------------------------------------------------------------------------

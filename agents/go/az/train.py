@@ -81,6 +81,7 @@ def train_az(out: str | Path, *, size: int | None = None, overrides: dict[str, A
     if resume:
         run = RunDir.open(path)
         config = _resumed_config(run, wanted)
+        run.record_command()
     else:
         config = AZConfig.from_dict(wanted, "az config")
         if (path / CONFIG_FILE).exists():
